@@ -1,0 +1,48 @@
+"""``swap``: the background of another sample, the idea of Kornia's RandomTransplantation."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from causal_transforms.backends.base import Resampler
+from causal_transforms.core.fill import fill_holes
+
+__all__ = ["SwapResampler"]
+
+
+class SwapResampler(Resampler):
+    """Put each sample's object in front of another sample's background.
+
+    The donor is a batch-mate chosen by the sample's seed (never the sample itself), or one of
+    ``donors`` when given (used for single images, where there is no batch). The donor's own
+    object is filled out of its background first (push-pull), so no second object appears. A
+    lone image with no donor gets its own background mirrored and shifted.
+
+    Example:
+        >>> r = SwapResampler()
+        >>> r(torch.rand(3, 3, 8, 8), torch.zeros(3, 1, 8, 8), torch.tensor([5, 6, 7])).shape
+        torch.Size([3, 3, 8, 8])
+    """
+
+    uses_batch = True
+
+    def generate(self, image, keep, seeds, donors=None):  # noqa: D102
+        b = image.shape[0]
+        s = seeds.tolist()
+        if donors is not None and donors[0].shape[0] > 0:
+            pool, pool_keep = donors
+            pool = pool.to(device=image.device, dtype=image.dtype)
+            pool_keep = pool_keep.to(device=image.device, dtype=image.dtype)
+            if pool.shape[-2:] != image.shape[-2:]:
+                pool = F.interpolate(pool, size=image.shape[-2:], mode="bilinear", align_corners=False)
+                pool_keep = F.interpolate(pool_keep, size=image.shape[-2:], mode="bilinear", align_corners=False)
+            index = torch.tensor([v % pool.shape[0] for v in s], device=image.device)
+            return fill_holes(pool[index], (1.0 - pool_keep[index]).clamp_min(0)).clamp(0, 1)
+        background = fill_holes(image, (1.0 - keep).clamp_min(0))
+        if b == 1:
+            h, w = image.shape[-2:]
+            shift = (s[0] % max(h, 1), (s[0] // max(h, 1)) % max(w, 1))
+            return torch.roll(background.flip(-1, -2), shifts=shift, dims=(-2, -1)).clamp(0, 1)
+        index = torch.tensor([(i + 1 + v % (b - 1)) % b for i, v in enumerate(s)], device=image.device)
+        return background[index].clamp(0, 1)

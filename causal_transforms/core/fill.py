@@ -1,0 +1,46 @@
+"""Hole filling by push-pull: a cheap, smooth, device-agnostic fill of unknown pixels."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["fill_holes"]
+
+
+def fill_holes(image: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Fill pixels of zero ``weight`` from their weighted neighbourhood at growing scales.
+
+    Averages ``image * weight`` and ``weight`` down an image pyramid, then fills each level's
+    empty pixels from the next coarser level on the way back up. Used to take an object out of
+    a background before its statistics are measured or the background is reused.
+
+    Args:
+        image: ``(B, C, H, W)`` float tensor.
+        weight: ``(B, 1, H, W)`` non-negative weights; 0 marks a hole.
+        eps: Weights at or below this count as holes.
+
+    Returns:
+        Float tensor like ``image``: known pixels unchanged, holes filled. A sample with no
+        known pixel at all is filled with 0.5.
+
+    Example:
+        >>> img = torch.tensor([[[[0.2, 0.0, 0.4]]]]); w = torch.tensor([[[[1.0, 0.0, 1.0]]]])
+        >>> round(float(fill_holes(img, w)[0, 0, 0, 1]), 3)
+        0.3
+    """
+    x = image * weight
+    w = weight
+    levels: list[tuple[torch.Tensor, torch.Tensor]] = []
+    while True:
+        levels.append((x, w))
+        if x.shape[-1] == 1 and x.shape[-2] == 1:
+            break
+        x = F.avg_pool2d(x, 2, ceil_mode=True, count_include_pad=False)
+        w = F.avg_pool2d(w, 2, ceil_mode=True, count_include_pad=False)
+    x, w = levels[-1]
+    filled = torch.where(w > eps, x / w.clamp_min(eps), torch.full_like(x, 0.5))
+    for x, w in reversed(levels[:-1]):
+        up = F.interpolate(filled, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        filled = torch.where(w > eps, x / w.clamp_min(eps), up)
+    return filled

@@ -1,0 +1,120 @@
+"""The shared engine: validate, run a backend on the selected samples, composite.
+
+Both host integrations call :func:`apply_resample`; they differ only in how they turn their
+inputs into ``(B, C, H, W)`` tensors and where the seeds come from.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from causal_transforms.backends.base import Resampler
+from causal_transforms.core.composite import composite
+from causal_transforms.core.feather import feather_keep
+from causal_transforms.core.ranges import check_image_dtype, to_unit_float
+
+__all__ = ["apply_resample", "check_batch"]
+
+
+def check_batch(image: torch.Tensor, keep: torch.Tensor, mask_name: str = "mask") -> None:
+    """Check that ``image`` is ``(B, C, H, W)`` and ``keep`` a matching ``(B, 1, H, W)``.
+
+    Args:
+        image: The image batch.
+        keep: The keep-map batch.
+        mask_name: Name of the user's mask argument, for errors.
+
+    Raises:
+        ValueError: Shapes do not match; devices differ.
+        TypeError: Unsupported image dtype.
+
+    Example:
+        >>> check_batch(torch.zeros(2, 3, 4, 4), torch.zeros(2, 1, 4, 4))
+    """
+    check_image_dtype(image)
+    if image.ndim != 4:
+        raise ValueError(f"image: expected shape (B, C, H, W), got {tuple(image.shape)}")
+    if image.shape[-1] < 1 or image.shape[-2] < 1 or image.shape[1] < 1:
+        raise ValueError(f"image: expected non-empty channels, height and width, got {tuple(image.shape)}")
+    expected = (image.shape[0], 1, *image.shape[-2:])
+    if keep.ndim != 4 or tuple(keep.shape) != expected:
+        raise ValueError(
+            f"{mask_name}: expected a mask of spatial size {tuple(image.shape[-2:])} for image of shape "
+            f"{tuple(image.shape)} (keep-map {expected}), got keep-map of shape {tuple(keep.shape)}"
+        )
+    if keep.device != image.device:
+        raise ValueError(f"{mask_name}: expected a tensor on {image.device} like the image, got one on {keep.device}")
+
+
+def apply_resample(
+    image: torch.Tensor,
+    keep: torch.Tensor,
+    resampler: Resampler,
+    seeds: torch.Tensor,
+    *,
+    active: torch.Tensor | None = None,
+    feather: int = 0,
+    donors: tuple[torch.Tensor, torch.Tensor] | None = None,
+    require_causal: bool = False,
+    mask_name: str = "mask",
+) -> torch.Tensor:
+    """Resample the non-causal pixels of the ``active`` samples of a batch.
+
+    Causal pixels (``keep == 1``, after feathering) come back bit-identical. The backend runs
+    only on samples that are active and have at least one non-causal pixel.
+
+    Args:
+        image: ``(B, C, H, W)``, ``uint8`` or float in [0, 1] (any float dtype, any device).
+        keep: ``(B, 1, H, W)`` float keep-map in [0, 1] on the image's device.
+        resampler: The backend.
+        seeds: ``(B,)`` int64 seeds, one per sample.
+        active: Optional ``(B,)`` bool; samples to leave untouched are ``False``.
+        feather: Fade width in pixels (outward into the non-causal region only).
+        donors: Optional ``(images, keeps)`` pool for batch backends such as ``swap``.
+        require_causal: Raise when an active sample has no causal pixel at all.
+        mask_name: Name of the user's mask argument, for errors.
+
+    Returns:
+        A new tensor with the dtype, shape and device of ``image``.
+
+    Raises:
+        ValueError: Bad shapes or values (named after the argument).
+
+    Example:
+        >>> from causal_transforms import create_resampler
+        >>> img = torch.rand(2, 3, 8, 8); keep = torch.zeros(2, 1, 8, 8); keep[..., :4, :] = 1
+        >>> out = apply_resample(img, keep, create_resampler("noise"), torch.tensor([0, 1]))
+        >>> bool((out[..., :4, :] == img[..., :4, :]).all())
+        True
+    """
+    check_batch(image, keep, mask_name)
+    b = image.shape[0]
+    if seeds.shape != (b,):
+        raise ValueError(f"seeds: expected shape ({b},), got {tuple(seeds.shape)}")
+    keep = keep.to(torch.float32)
+    if feather:
+        keep = feather_keep(keep, feather)
+    unit = to_unit_float(image)
+    has_background = (keep < 1.0).flatten(1).any(dim=1)
+    selected = has_background if active is None else has_background & active.to(has_background.device).bool()
+    if require_causal:
+        act = torch.ones(b, dtype=torch.bool, device=keep.device) if active is None else active.bool()
+        empty = act & ~(keep > 0).flatten(1).any(dim=1)
+        if bool(empty.any()):
+            raise ValueError(
+                f"{mask_name}: expected at least one causal pixel per sample (require_causal=True), "
+                f"got none in samples {torch.nonzero(empty).flatten().tolist()}"
+            )
+    index = torch.nonzero(selected).flatten()
+    n = int(index.numel())
+    if n == 0:
+        return image.clone()
+    sub_keep = keep[index]
+    if donors is None and resampler.uses_batch and n < b:
+        others = torch.ones(b, dtype=torch.bool, device=keep.device)
+        others[index] = False
+        donors = (unit[others], keep[others])
+    content = resampler(unit[index], sub_keep.to(unit.dtype), seeds.cpu()[index.cpu()], donors)
+    out = image.clone()
+    out[index] = composite(image[index], content, sub_keep)
+    return out
