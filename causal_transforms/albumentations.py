@@ -1,0 +1,380 @@
+"""Albumentations integration: :class:`CausalResample`, a transform for ``A.Compose``.
+
+CPU, per sample, inside ordinary DataLoader workers. The backend is stored by name and
+options only, so the transform pickles into workers and serialises with ``A.to_dict`` /
+``A.save``; the backend itself is built once per process (see
+:func:`causal_transforms.registry.get_resampler`).
+
+Importing this module sets ``NO_ALBUMENTATIONS_UPDATE=1`` (unless already set) so that
+importing Albumentations never contacts the package index. It works with Albumentations
+2.0.x (MIT) and codes only against its public transform interface.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections import deque
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+import albumentations as A  # noqa: E402
+from albumentations.core.transforms_interface import BaseTransformInitSchema  # noqa: E402
+from pydantic import Field, field_validator  # noqa: E402
+
+from causal_transforms.core.roles import RoleSpec  # noqa: E402
+from causal_transforms.core.seeding import MAX_SEED, derive_seed  # noqa: E402
+from causal_transforms.engine import apply_resample, single_thread_after_fork  # noqa: E402
+from causal_transforms.registry import get_resampler, list_resamplers  # noqa: E402
+
+__all__ = ["CausalResample"]
+
+_SALT = "causal_transforms.albumentations.CausalResample"
+
+
+def _image_to_tensor(image: np.ndarray, name: str) -> torch.Tensor:
+    """(H, W) or (H, W, C) array -> (1, C, H, W) tensor sharing memory where possible."""
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"{name}: expected a numpy array, got {type(image).__name__}")
+    if image.ndim not in (2, 3):
+        raise ValueError(f"{name}: expected shape (H, W) or (H, W, C), got {image.shape}")
+    if image.dtype not in (np.uint8, np.float32, np.float64):
+        raise TypeError(f"{name}: expected dtype uint8 or float32 (float64 also works), got {image.dtype}")
+    arr = image if image.flags.writeable and image.flags.c_contiguous else np.array(image, order="C")
+    t = torch.from_numpy(arr)
+    t = t[None, None] if t.ndim == 2 else t.permute(2, 0, 1)[None]
+    return t
+
+
+def _images_to_tensor(images: Any, name: str) -> torch.Tensor:
+    if isinstance(images, (list, tuple)):
+        if not images:
+            raise ValueError(f"{name}: expected at least one image, got an empty sequence")
+        shapes = {np.asarray(im).shape for im in images}
+        if len(shapes) != 1:
+            raise ValueError(f"{name}: expected images of one shape, got shapes {sorted(shapes)}")
+        images = np.stack(images)
+    if not isinstance(images, np.ndarray) or images.ndim not in (3, 4):
+        got = images.shape if isinstance(images, np.ndarray) else type(images).__name__
+        raise ValueError(f"{name}: expected an array (N, H, W) or (N, H, W, C), got {got}")
+    return torch.cat([_image_to_tensor(im, name) for im in images])
+
+
+def _mask_to_tensor(mask: Any, name: str) -> torch.Tensor:
+    """(H, W) or (H, W, 1) -> (H, W) tensor."""
+    if not isinstance(mask, np.ndarray):
+        raise TypeError(f"{name}: expected a numpy array (H, W) or (H, W, 1), got {type(mask).__name__}")
+    if mask.ndim == 3 and mask.shape[-1] == 1:
+        mask = mask[..., 0]
+    if mask.ndim != 2:
+        raise ValueError(f"{name}: expected shape (H, W) or (H, W, 1), got {mask.shape}")
+    if mask.dtype == np.float16:
+        mask = mask.astype(np.float32)
+    if mask.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: expected a bool, integer or float mask, got dtype {mask.dtype}")
+    if mask.dtype in (np.uint16, np.uint32, np.uint64):
+        mask = mask.astype(np.int64)
+    return torch.from_numpy(np.array(mask, order="C"))
+
+
+def _tensor_to_image(t: torch.Tensor, like: np.ndarray) -> np.ndarray:
+    out = t[0, 0] if like.ndim == 2 else t[0].permute(1, 2, 0)
+    return np.ascontiguousarray(out.numpy())
+
+
+class CausalResample(A.DualTransform):
+    """Keep the causal pixels, resample the rest with a named backend.
+
+    The causal-role map is read from ``data[mask_key]`` (default ``"mask"``). Another key,
+    e.g. ``"causal_mask"``, must be registered with ``A.Compose(...,
+    additional_targets={"causal_mask": "mask"})`` so that earlier spatial transforms move it
+    with the image. Masks, bounding boxes and keypoints pass through unchanged. With
+    ``images=`` batches the role maps come from ``masks=`` (or from ``data[mask_key]`` holding
+    one map per image), and batch backends such as ``swap`` borrow from batch-mates; for
+    single images ``swap`` borrows from a bank of the last ``donor_bank_size`` samples this
+    transform saw in this process.
+
+    Args:
+        resampler: Backend name from :func:`causal_transforms.list_resamplers`.
+        resampler_options: Keyword options for the backend.
+        mask_key: Data key holding the causal-role map.
+        mask_mode: ``"binary"``, ``"labels"`` or ``"alpha"``; inferred when ``None``
+            (``"labels"`` if ``roles`` is given, else ``"binary"``).
+        causal_values: Binary mode: the mask values that mean causal (default: non-zero).
+        roles: Labels mode: ``{label: "keep" | "resample" | weight}``.
+        strict_roles: Labels mode: raise when ``roles`` names a label absent from the map.
+        feather: Fade width in pixels, outward into the non-causal region only.
+        require_causal: Raise when a sample has no causal pixel (default: the whole image is
+            generated).
+        donor_bank_size: How many recent samples ``swap``-like backends may borrow from when
+            given single images.
+        p: Probability of applying the transform.
+
+    Targets:
+        image, mask, bboxes, keypoints (plus ``images`` / ``masks`` batches)
+
+    Image types:
+        uint8, float32 (in [0, 1])
+
+    Example:
+        >>> import numpy as np, albumentations as A
+        >>> from causal_transforms.albumentations import CausalResample
+        >>> image = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+        >>> mask = np.zeros((32, 32), np.uint8); mask[8:24, 8:24] = 1
+        >>> out = A.Compose([A.HorizontalFlip(p=1), CausalResample("noise", p=1)], seed=0)(image=image, mask=mask)
+        >>> bool((out["image"][8:24, 8:24] == image[:, ::-1][8:24, 8:24]).all())
+        True
+    """
+
+    class InitSchema(BaseTransformInitSchema):
+        resampler: str
+        resampler_options: dict[str, Any] | None
+        mask_key: str = Field(min_length=1)
+        mask_mode: Literal["binary", "labels", "alpha"] | None
+        causal_values: tuple[float, ...] | None
+        roles: dict[int | str, str | float] | None
+        strict_roles: bool
+        feather: int = Field(ge=0)
+        require_causal: bool
+        donor_bank_size: int = Field(ge=0)
+
+        @field_validator("resampler")
+        @classmethod
+        def _known_resampler(cls, value: str) -> str:
+            known = list_resamplers()
+            if value not in known:
+                raise ValueError(f"resampler: unknown name {value!r}; expected one of {known}")
+            return value
+
+    def __init__(
+        self,
+        resampler: str = "spectral",
+        resampler_options: dict[str, Any] | None = None,
+        mask_key: str = "mask",
+        mask_mode: Literal["binary", "labels", "alpha"] | None = None,
+        causal_values: tuple[float, ...] | None = None,
+        roles: dict[int | str, str | float] | None = None,
+        strict_roles: bool = True,
+        feather: int = 0,
+        require_causal: bool = False,
+        donor_bank_size: int = 32,
+        p: float = 0.5,
+    ) -> None:
+        super().__init__(p=p)
+        self.resampler = resampler
+        self.resampler_options = dict(resampler_options or {})
+        self.mask_key = mask_key
+        self.mask_mode = mask_mode
+        self.causal_values = None if causal_values is None else tuple(causal_values)
+        self.roles = None if roles is None else dict(roles)
+        self.strict_roles = strict_roles
+        self.feather = feather
+        self.require_causal = require_causal
+        self.donor_bank_size = donor_bank_size
+        self._role_spec = RoleSpec(
+            mode=mask_mode, causal_values=self.causal_values, roles=self.roles, strict_roles=strict_roles
+        )
+        from causal_transforms.registry import resampler_specs
+
+        self._uses_batch = resampler_specs()[resampler].uses_batch
+        self._bank: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=max(donor_bank_size, 1))
+        self._stream_key: tuple[int, int] | None = None
+
+    # ----------------------------------------------------------------- random streams
+    def set_random_seed(self, seed: int | None) -> None:
+        """Seed this transform's streams, salted so they differ from sibling transforms'.
+
+        Albumentations 2.0.8's ``Compose(seed=s)`` hands every child the same seed, which would
+        make our draws move in lock-step with, say, a flip's. The salt decorrelates them while
+        keeping ``Compose(seed=...)`` deterministic.
+        """
+        super().set_random_seed(None if seed is None else derive_seed(seed, _SALT))
+        self.seed = seed
+        self._stream_key = None
+
+    def _ensure_worker_stream(self) -> None:
+        """Give every DataLoader worker its own stream (forked workers would share one)."""
+        info = torch.utils.data.get_worker_info()
+        if info is None:
+            return
+        key = (os.getpid(), info.id)
+        if key == self._stream_key:
+            return
+        stream = derive_seed(self.seed, _SALT, info.id, info.seed)
+        self.random_generator = np.random.default_rng(stream)
+        self.py_random = random.Random(stream)
+        self._stream_key = key
+
+    def __call__(self, *args: Any, force_apply: bool = False, **kwargs: Any) -> Any:
+        """Apply the transform (see :class:`albumentations.BasicTransform`)."""
+        single_thread_after_fork()
+        self._ensure_worker_stream()
+        return super().__call__(*args, force_apply=force_apply, **kwargs)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_bank"] = deque(maxlen=self._bank.maxlen)
+        return state
+
+    # ----------------------------------------------------------------- parameters
+    def get_params(self) -> dict[str, Any]:
+        """Draw the sample's seed."""
+        return {"seed": int(self.random_generator.integers(0, MAX_SEED))}
+
+    def _mask_name(self) -> str:
+        return f"data[{self.mask_key!r}]"
+
+    def _check_mask_key(self) -> None:
+        if self.mask_key != "mask" and self._additional_targets.get(self.mask_key) != "mask":
+            raise ValueError(
+                f"mask_key: {self.mask_key!r} must be registered as a mask target, e.g. "
+                f"A.Compose([...], additional_targets={{{self.mask_key!r}: 'mask'}}), so spatial transforms move "
+                f"it with the image; got additional_targets={self._additional_targets}"
+            )
+
+    def get_params_dependent_on_data(self, params: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        """For batch backends given a single image, choose a donor from the bank (stored for replay)."""
+        if not self._uses_batch or "image" not in data or self.mask_key not in data:
+            return {}
+        image, mask = data["image"], data[self.mask_key]
+        keep = self._keep_for(mask)[0, 0].numpy()
+        donor: dict[str, Any] = {}
+        if self._bank:
+            index = params["seed"] % len(self._bank)
+            donor_image, donor_keep = self._bank[index]
+            if donor_image.shape == image.shape:
+                donor = {"donor_image": donor_image, "donor_keep": donor_keep}
+        if self.donor_bank_size:
+            self._bank.append((np.array(image, copy=True), keep.copy()))
+        return donor
+
+    def _keep_for(self, mask: Any, batch: bool = False) -> torch.Tensor:
+        name = self._mask_name()
+        if batch:
+            if isinstance(mask, (list, tuple)):
+                maps = [_mask_to_tensor(np.asarray(m), name) for m in mask]
+                shapes = {tuple(m.shape) for m in maps}
+                if len(shapes) != 1:
+                    raise ValueError(f"{name}: expected masks of one shape, got {sorted(shapes)}")
+                stacked = torch.stack(maps)
+            elif isinstance(mask, np.ndarray) and mask.ndim in (3, 4):
+                stacked = torch.stack([_mask_to_tensor(m, name) for m in mask])
+            else:
+                got = mask.shape if isinstance(mask, np.ndarray) else type(mask).__name__
+                raise ValueError(f"{name}: expected one (H, W) mask per image, (N, H, W), got {got}")
+            return self._role_spec.keep_map(stacked, name)[:, None]
+        return self._role_spec.keep_map(_mask_to_tensor(mask, name), name)[None, None]
+
+    def apply_with_params(self, params: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Compute the keep-map from the current data, then route every target."""
+        if not params:
+            return super().apply_with_params(params, *args, **kwargs)
+        self._check_mask_key()
+        params = dict(params)
+        if kwargs.get("image") is not None or any(
+            self._additional_targets.get(k) == "image" for k in kwargs if kwargs[k] is not None
+        ):
+            if self.mask_key not in kwargs or kwargs[self.mask_key] is None:
+                raise ValueError(
+                    f"mask_key: CausalResample reads the causal-role map from {self._mask_name()}, "
+                    f"but the data has keys {sorted(kwargs)}"
+                )
+            params["_keep"] = self._keep_for(kwargs[self.mask_key])
+        if kwargs.get("images") is not None:
+            key = "masks" if self.mask_key == "mask" else self.mask_key
+            if kwargs.get(key) is None:
+                raise ValueError(
+                    f"mask_key: with images=, CausalResample reads one role map per image from data[{key!r}], "
+                    f"but the data has keys {sorted(kwargs)}"
+                )
+            params["_keeps"] = self._keep_for(kwargs[key], batch=True)
+        return super().apply_with_params(params, *args, **kwargs)
+
+    # ----------------------------------------------------------------- targets
+    def _backend(self):
+        return get_resampler(self.resampler, self.resampler_options)
+
+    def apply(self, img: np.ndarray, *args: Any, **params: Any) -> np.ndarray:
+        """Resample the non-causal pixels of one image."""
+        image = _image_to_tensor(img, "image")
+        keep = params["_keep"]
+        if tuple(keep.shape[-2:]) != tuple(image.shape[-2:]):
+            raise ValueError(
+                f"{self._mask_name()}: expected a mask of shape {tuple(image.shape[-2:])} like the image, "
+                f"got {tuple(keep.shape[-2:])}"
+            )
+        donors = None
+        if "donor_image" in params:
+            donor = _image_to_tensor(params["donor_image"], "donor_image")
+            if donor.shape[1] == image.shape[1]:
+                donor = donor.float() / 255.0 if donor.dtype == torch.uint8 else donor.to(torch.float32)
+                donors = (donor, torch.from_numpy(params["donor_keep"])[None, None])
+        out = apply_resample(
+            image,
+            keep,
+            self._backend(),
+            torch.tensor([params["seed"]], dtype=torch.int64),
+            feather=self.feather,
+            donors=donors,
+            require_causal=self.require_causal,
+            mask_name=self._mask_name(),
+        )
+        return _tensor_to_image(out, img)
+
+    def apply_to_images(self, images: np.ndarray, *args: Any, **params: Any) -> np.ndarray:
+        """Resample a batch of images at once (batch backends borrow from batch-mates)."""
+        batch = _images_to_tensor(images, "images")
+        keeps = params["_keeps"]
+        if keeps.shape[0] != batch.shape[0] or tuple(keeps.shape[-2:]) != tuple(batch.shape[-2:]):
+            raise ValueError(
+                f"masks: expected {batch.shape[0]} masks of shape {tuple(batch.shape[-2:])}, "
+                f"got {keeps.shape[0]} of shape {tuple(keeps.shape[-2:])}"
+            )
+        seeds = torch.tensor([derive_seed(params["seed"], i) for i in range(batch.shape[0])], dtype=torch.int64)
+        out = apply_resample(
+            batch,
+            keeps,
+            self._backend(),
+            seeds,
+            feather=self.feather,
+            require_causal=self.require_causal,
+            mask_name="masks",
+        )
+        arr = out.permute(0, 2, 3, 1).numpy()
+        first = np.asarray(images[0])
+        return np.ascontiguousarray(arr[..., 0] if first.ndim == 2 else arr)
+
+    def apply_to_mask(self, mask: np.ndarray, *args: Any, **params: Any) -> np.ndarray:
+        """Masks pass through unchanged."""
+        return mask
+
+    def apply_to_masks(self, masks: Any, *args: Any, **params: Any) -> Any:
+        """Masks pass through unchanged."""
+        return masks
+
+    def apply_to_bboxes(self, bboxes: np.ndarray, *args: Any, **params: Any) -> np.ndarray:
+        """Bounding boxes pass through unchanged."""
+        return bboxes
+
+    def apply_to_keypoints(self, keypoints: np.ndarray, *args: Any, **params: Any) -> np.ndarray:
+        """Keypoints pass through unchanged."""
+        return keypoints
+
+    def get_transform_init_args_names(self) -> tuple[str, ...]:
+        """Arguments written by ``A.to_dict``."""
+        return (
+            "resampler",
+            "resampler_options",
+            "mask_key",
+            "mask_mode",
+            "causal_values",
+            "roles",
+            "strict_roles",
+            "feather",
+            "require_causal",
+            "donor_bank_size",
+        )

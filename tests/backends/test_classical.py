@@ -1,0 +1,87 @@
+import pytest
+import torch
+
+import causal_transforms as ct
+from causal_transforms.backends.base import Resampler
+
+BUILTIN = ["noise", "spectral", "swap", "telea"]
+
+
+def _batch(b=3, c=3, h=24, w=20, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    image = torch.rand(b, c, h, w, generator=g)
+    keep = torch.zeros(b, 1, h, w)
+    keep[..., 6:14, 5:12] = 1
+    return image, keep
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+@pytest.mark.parametrize("channels", [1, 3, 4, 7])
+def test_backend_contract(name, channels):
+    backend = ct.create_resampler(name)
+    assert isinstance(backend, Resampler)
+    image, keep = _batch(c=channels)
+    seeds = torch.tensor([1, 2, 3])
+    out = backend(image, keep, seeds)
+    assert out.shape == image.shape
+    assert out.dtype == image.dtype
+    assert 0 <= out.min() and out.max() <= 1
+    assert torch.equal(out, backend(image, keep, seeds)), "same seeds must give the same content"
+    if backend.stochastic:
+        assert not torch.equal(out, backend(image, keep, seeds * 7 + 1)), "new seeds must give new content"
+
+
+def test_backend_content_does_not_depend_on_batch_composition():
+    image, keep = _batch(b=3)
+    for name in ["noise", "spectral", "telea"]:
+        backend = ct.create_resampler(name)
+        full = backend(image, keep, torch.tensor([4, 5, 6]))
+        single = backend(image[1:2], keep[1:2], torch.tensor([5]))
+        torch.testing.assert_close(full[1:2], single, atol=1e-6, rtol=0)
+
+
+def test_swap_uses_another_samples_background():
+    image = torch.stack([torch.full((3, 8, 8), v) for v in (0.1, 0.5, 0.9)])
+    keep = torch.zeros(3, 1, 8, 8)
+    out = ct.create_resampler("swap")(image, keep, torch.tensor([0, 1, 2]))
+    for i in range(3):
+        assert not torch.allclose(out[i], image[i]), "swap must never give a sample its own background"
+        assert any(torch.allclose(out[i], image[j]) for j in range(3) if j != i)
+
+
+def test_swap_fills_the_donors_object():
+    image = torch.full((2, 1, 8, 8), 0.2)
+    image[1, :, 2:6, 2:6] = 1.0  # donor's object
+    keep = torch.zeros(2, 1, 8, 8)
+    keep[1, :, 2:6, 2:6] = 1
+    out = ct.create_resampler("swap")(image, keep, torch.tensor([0, 0]))
+    assert torch.allclose(out[0], torch.full((1, 8, 8), 0.2)), "the donor's object must not appear"
+
+
+def test_spectral_matches_background_statistics():
+    g = torch.Generator().manual_seed(3)
+    image = (0.3 + 0.1 * torch.randn(1, 3, 64, 64, generator=g)).clamp(0, 1)
+    keep = torch.zeros(1, 1, 64, 64)
+    out = ct.create_resampler("spectral")(image, keep, torch.tensor([9]))
+    torch.testing.assert_close(out.mean(dim=(2, 3)), image.mean(dim=(2, 3)), atol=0.02, rtol=0)
+    torch.testing.assert_close(out.std(dim=(2, 3)), image.std(dim=(2, 3)), atol=0.02, rtol=0)
+    assert (out - image).abs().mean() > 0.05, "layout must be new"
+
+
+def test_telea_is_conditional_and_grows_from_the_object():
+    image = torch.zeros(1, 3, 16, 16)
+    image[..., 6:10, 6:10] = 1.0
+    keep = torch.zeros(1, 1, 16, 16)
+    keep[..., 6:10, 6:10] = 1
+    out = ct.create_resampler("telea")(image, keep, torch.tensor([0]))
+    assert ct.resampler_specs()["telea"].conditional
+    assert out[..., 5, 8].mean() > 0.9, "pixels next to the object take its colour"
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [("noise", {"distribution": "poisson"}), ("telea", {"radius": 0}), ("spectral", {"bogus": 1})],
+)
+def test_bad_options_are_named(name, options):
+    with pytest.raises(ValueError, match="distribution|radius|resampler_options"):
+        ct.create_resampler(name, **options)

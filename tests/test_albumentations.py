@@ -1,0 +1,307 @@
+"""Albumentations' own contracts, re-implemented for CausalResample."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+import pytest
+import torch
+
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+import albumentations as A  # noqa: E402
+
+from causal_transforms import list_resamplers  # noqa: E402
+from causal_transforms.albumentations import CausalResample  # noqa: E402
+
+BUILTIN = ["noise", "spectral", "swap", "telea"]
+
+
+@pytest.fixture
+def sample(real_samples):
+    image, mask = real_samples[0]
+    return image, mask
+
+
+def _changed(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> bool:
+    return bool((a[mask == 0] != b[mask == 0]).any())
+
+
+# ------------------------------------------------------------------ the causal contract on real photos
+@pytest.mark.parametrize("name", BUILTIN)
+def test_real_photo_causal_pixels_kept_background_changed(name, real_samples):
+    t = A.Compose([CausalResample(name, p=1.0)], seed=1)
+    for image, mask in real_samples:
+        out = t(image=image, mask=mask)
+        assert np.array_equal(out["image"][mask == 1], image[mask == 1])
+        assert _changed(out["image"], image, mask)
+        assert np.array_equal(out["mask"], mask)
+
+
+# ------------------------------------------------------------------ serialisation
+@pytest.mark.parametrize("name", BUILTIN)
+def test_serialisation_round_trip_dict_json_yaml(name, sample, tmp_path):
+    image, mask = sample
+    kwargs = dict(resampler_options={}, roles={0: "resample", 1: "keep"}, feather=2, p=1.0)
+    if name == "noise":
+        kwargs["resampler_options"] = {"distribution": "gaussian"}
+    t = A.Compose([A.HorizontalFlip(p=0.5), CausalResample(name, **kwargs)], seed=5)
+    expected = t(image=image, mask=mask)["image"]
+
+    restored = [A.from_dict(A.to_dict(t))]
+    A.save(t, str(tmp_path / "t.json"), data_format="json")
+    restored.append(A.load(str(tmp_path / "t.json"), data_format="json"))
+    A.save(t, str(tmp_path / "t.yaml"), data_format="yaml")
+    restored.append(A.load(str(tmp_path / "t.yaml"), data_format="yaml"))
+    json.dumps(A.to_dict(t))  # plain JSON types only
+    for r in restored:
+        ours = r.transforms[1]
+        assert isinstance(ours, CausalResample)
+        assert ours.resampler == name and ours.feather == 2
+        r.set_random_seed(5)
+        assert np.array_equal(r(image=image, mask=mask)["image"], expected)
+
+
+# ------------------------------------------------------------------ input handling
+@pytest.mark.parametrize("name", BUILTIN)
+def test_input_not_mutated(name, sample):
+    image, mask = sample
+    image_copy, mask_copy = image.copy(), mask.copy()
+    CausalResample(name, p=1.0)(image=image, mask=mask)
+    assert np.array_equal(image, image_copy) and np.array_equal(mask, mask_copy)
+
+
+@pytest.mark.parametrize("shape", [(32, 40), (32, 40, 1), (32, 40, 3), (32, 40, 4), (32, 40, 6)])
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+@pytest.mark.parametrize("name", BUILTIN)
+def test_shape_dtype_preserved_and_contiguous(shape, dtype, name):
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, shape, dtype=np.uint8)
+    image = image if dtype == np.uint8 else (image / 255.0).astype(np.float32)
+    mask = np.zeros(shape[:2], np.uint8)
+    mask[8:20, 10:30] = 1
+    out = CausalResample(name, p=1.0)(image=image, mask=mask)["image"]
+    assert out.shape == image.shape and out.dtype == image.dtype
+    assert out.flags.c_contiguous
+    assert np.array_equal(out[mask == 1], image[mask == 1])
+
+
+@pytest.mark.parametrize("name", ["noise", "spectral", "telea", "swap"])
+def test_uint8_and_float32_agree(name, sample):
+    image, mask = sample
+    as_float = (image / 255.0).astype(np.float32)
+    out_u8 = A.Compose([CausalResample(name, p=1.0)], seed=3)(image=image, mask=mask)["image"]
+    out_f32 = A.Compose([CausalResample(name, p=1.0)], seed=3)(image=as_float, mask=mask)["image"]
+    np.testing.assert_allclose(out_u8 / 255.0, out_f32, atol=1.5 / 255)
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_images_and_masks_batch_targets(name, real_samples):
+    images = np.stack([im for im, _ in real_samples])
+    masks = np.stack([m for _, m in real_samples])
+    out = A.Compose([CausalResample(name, p=1.0)], seed=0)(images=images, masks=masks)
+    assert out["images"].shape == images.shape and out["images"].dtype == np.uint8
+    for i in range(len(images)):
+        assert np.array_equal(out["images"][i][masks[i] == 1], images[i][masks[i] == 1])
+        assert _changed(out["images"][i], images[i], masks[i])
+    assert np.array_equal(out["masks"], masks)
+
+
+def test_bboxes_and_keypoints_pass_unchanged(sample):
+    image, mask = sample
+    t = A.Compose(
+        [CausalResample("spectral", p=1.0)],
+        bbox_params=A.BboxParams(format="pascal_voc", label_fields=["labels"]),
+        keypoint_params=A.KeypointParams(format="xy"),
+    )
+    bboxes, keypoints = [(5, 6, 30, 40)], [(10, 12), (20, 3)]
+    out = t(image=image, mask=mask, bboxes=bboxes, labels=[1], keypoints=keypoints)
+    np.testing.assert_allclose(out["bboxes"], bboxes)
+    np.testing.assert_allclose(out["keypoints"], keypoints)
+
+
+def test_declared_targets():
+    t = CausalResample()
+    for key in ["image", "images", "mask", "masks", "bboxes", "keypoints"]:
+        assert key in t.targets
+    mask = np.ones((3, 3), np.uint8)
+    assert t.apply_to_mask(mask) is mask
+
+
+def test_additional_target_mask_key_stays_aligned(sample):
+    image, mask = sample
+    label_mask = (mask * 7).astype(np.uint8)  # the task's mask, different from the causal map
+    t = A.Compose(
+        [
+            A.HorizontalFlip(p=1.0),
+            A.RandomCrop(48, 48, p=1.0),
+            CausalResample("noise", mask_key="causal_mask", p=1.0),
+        ],
+        additional_targets={"causal_mask": "mask"},
+        seed=2,
+    )
+    out = t(image=image, mask=label_mask, causal_mask=mask)
+    causal = out["causal_mask"] == 1
+    assert causal.any() and (~causal).any()
+    # The same geometry without our step: same seed, so the same crop (our stream is salted apart).
+    geo = A.Compose(
+        [A.HorizontalFlip(p=1.0), A.RandomCrop(48, 48, p=1.0)], additional_targets={"causal_mask": "mask"}, seed=2
+    )
+    g = geo(image=image, mask=label_mask, causal_mask=mask)
+    assert np.array_equal(g["causal_mask"], out["causal_mask"])
+    assert np.array_equal(out["image"][causal], g["image"][causal]), "causal pixels follow the moved mask"
+    assert (out["image"][~causal] != g["image"][~causal]).mean() > 0.5
+    assert np.array_equal(out["mask"], g["mask"])
+
+
+def test_unregistered_mask_key_is_a_clear_error(sample):
+    image, mask = sample
+    with pytest.raises(ValueError, match="mask_key: 'causal_mask' must be registered"):
+        A.Compose([CausalResample(mask_key="causal_mask", p=1.0)], strict=False)(image=image, causal_mask=mask)
+
+
+# ------------------------------------------------------------------ randomness: replay, seeds, siblings
+@pytest.mark.parametrize("name", BUILTIN)
+def test_replay_is_exact_and_reapplies_to_new_data(name, real_samples):
+    (image, mask), (image2, mask2) = real_samples[0], real_samples[1]
+    t = A.ReplayCompose([A.HorizontalFlip(p=0.5), CausalResample(name, p=1.0)])
+    first = t(image=image, mask=mask)
+    again = A.ReplayCompose.replay(first["replay"], image=image, mask=mask)
+    assert np.array_equal(again["image"], first["image"])
+    other = A.ReplayCompose.replay(first["replay"], image=image2, mask=mask2)
+    flipped = first["replay"]["transforms"][0]["applied"]
+    m2 = mask2[:, ::-1] if flipped else mask2
+    im2 = image2[:, ::-1] if flipped else image2
+    assert np.array_equal(other["image"][m2 == 1], im2[m2 == 1]), "replay uses the new mask"
+    assert _changed(other["image"], im2, m2)
+    if name == "noise":  # same seed -> same noise wherever both backgrounds are
+        both = (m2 == 0) & ((mask[:, ::-1] if flipped else mask) == 0)
+        assert np.array_equal(other["image"][both], first["image"][both])
+
+
+def test_compose_seed_is_deterministic(sample):
+    image, mask = sample
+
+    def stream(seed):
+        t = A.Compose([A.HorizontalFlip(), CausalResample("noise", p=0.5)], seed=seed)
+        return [t(image=image, mask=mask)["image"] for _ in range(6)]
+
+    same = stream(11)
+    assert all(np.array_equal(a, b) for a, b in zip(same, stream(11)))
+    assert not all(np.array_equal(a, b) for a, b in zip(same, stream(12)))
+
+
+def test_our_stream_is_not_our_siblings_stream():
+    # Albumentations 2.0.8 hands every child of Compose(seed=s) the same seed; a flip and our
+    # transform with the same p would then fire together for every seed.
+    image = np.zeros((8, 8, 3), np.uint8)
+    mask = np.zeros((8, 8), np.uint8)
+    agree = []
+    for seed in range(40):
+        t = A.Compose([A.VerticalFlip(p=0.5), CausalResample("noise", p=0.5)], seed=seed)
+        t(image=image, mask=mask)
+        applied = [bool(child.get_applied_params()) for child in t.transforms]
+        agree.append(applied[0] == applied[1])
+    assert not all(agree)
+    assert 5 < sum(agree) < 35
+
+
+# ------------------------------------------------------------------ processes
+def _apply_in_process(transform_bytes, image, mask):
+    t = pickle.loads(transform_bytes)
+    return t(image=image, mask=mask)["image"]
+
+
+def test_pickles_into_a_process_pool(sample):
+    image, mask = sample
+    t = CausalResample("spectral", p=1.0)
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        outs = list(pool.map(_apply_in_process, [pickle.dumps(t)] * 2, [image] * 2, [mask] * 2))
+    for out in outs:
+        assert np.array_equal(out[mask == 1], image[mask == 1])
+        assert _changed(out, image, mask)
+
+
+class _Repeat(torch.utils.data.Dataset):
+    def __init__(self, image, mask, transform, n=8):
+        self.image, self.mask, self.transform, self.n = image, mask, transform, n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        out = self.transform(image=self.image, mask=self.mask)
+        return torch.from_numpy(out["image"]), torch.utils.data.get_worker_info().id
+
+
+@pytest.mark.parametrize("seed", [None, 3])
+def test_dataloader_workers_draw_different_counterfactuals(sample, seed):
+    image, mask = sample
+    t = A.Compose([CausalResample("noise", p=1.0)], seed=seed)
+    loader = torch.utils.data.DataLoader(_Repeat(image, mask, t), batch_size=None, num_workers=2)
+    outs = list(loader)
+    by_worker = {w: [o for o, ww in outs if ww == w] for w in (0, 1)}
+    assert by_worker[0] and by_worker[1]
+    assert not torch.equal(by_worker[0][0], by_worker[1][0]), "workers must not draw the same stream"
+    for o, _ in outs:
+        assert torch.equal(o[torch.from_numpy(mask) == 1], torch.from_numpy(image)[torch.from_numpy(mask) == 1])
+
+
+def test_seeded_workers_are_reproducible(sample):
+    image, mask = sample
+
+    def run():
+        torch.manual_seed(0)
+        t = A.Compose([CausalResample("noise", p=1.0)], seed=4)
+        loader = torch.utils.data.DataLoader(_Repeat(image, mask, t, n=4), batch_size=None, num_workers=2)
+        return [o for o, _ in loader]
+
+    for a, b in zip(run(), run()):
+        assert torch.equal(a, b)
+
+
+# ------------------------------------------------------------------ errors
+def test_clear_errors(sample):
+    image, mask = sample
+    with pytest.raises(ValueError, match=r"data\['mask'\]: expected a mask of shape \(64, 64\)"):
+        CausalResample(p=1.0)(image=image, mask=mask[:32])
+    with pytest.raises(TypeError, match="image: expected dtype uint8 or float32"):
+        CausalResample(p=1.0)(image=image.astype(np.int32), mask=mask)
+    with pytest.raises(ValueError, match=r"resampler: unknown name 'gan9000'; expected one of \["):
+        CausalResample("gan9000")
+    with pytest.raises(ValueError, match=r"labels \[5\] are named in roles but absent"):
+        CausalResample(roles={0: "resample", 1: "keep", 5: "keep"}, p=1.0)(image=image, mask=mask)
+    with pytest.raises(ValueError, match=r"image: expected float values in \[0, 1\]"):
+        CausalResample(p=1.0)(image=image.astype(np.float32), mask=mask)
+    with pytest.raises(ValueError, match="mask_key: CausalResample reads the causal-role map from"):
+        CausalResample(p=1.0)(image=image)
+    with pytest.raises(ValueError, match="feather"):
+        CausalResample(feather=-1)
+
+
+def test_p_zero_is_identity_and_all_causal_returns_input(sample):
+    image, mask = sample
+    out = CausalResample("noise", p=0.0)(image=image, mask=mask)
+    assert out["image"] is image
+    full = np.ones_like(mask)
+    out = CausalResample("noise", p=1.0)(image=image, mask=full)
+    assert np.array_equal(out["image"], image)
+
+
+def test_all_non_causal_generates_or_raises(sample):
+    image, mask = sample
+    empty = np.zeros_like(mask)
+    out = CausalResample("noise", p=1.0)(image=image, mask=empty)["image"]
+    assert (out != image).mean() > 0.9
+    with pytest.raises(ValueError, match="require_causal"):
+        CausalResample("noise", p=1.0, require_causal=True)(image=image, mask=empty)
+
+
+def test_every_registered_backend_runs(sample):
+    image, mask = sample
+    for name in list_resamplers():
+        out = CausalResample(name, p=1.0)(image=image, mask=mask)["image"]
+        assert np.array_equal(out[mask == 1], image[mask == 1])
