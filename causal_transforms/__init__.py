@@ -10,6 +10,7 @@ Example:
     >>> import causal_transforms as ct
     >>> "spectral" in ct.list_resamplers()
     True
+
 """
 
 from __future__ import annotations

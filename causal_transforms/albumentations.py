@@ -22,14 +22,14 @@ import torch
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
-import albumentations as A  # noqa: E402
-from albumentations.core.transforms_interface import BaseTransformInitSchema  # noqa: E402
-from pydantic import Field, field_validator  # noqa: E402
+import albumentations as A
+from albumentations.core.transforms_interface import BaseTransformInitSchema
+from pydantic import Field, field_validator
 
-from causal_transforms.core.roles import RoleSpec  # noqa: E402
-from causal_transforms.core.seeding import MAX_SEED, derive_seed  # noqa: E402
-from causal_transforms.engine import apply_resample, single_thread_after_fork  # noqa: E402
-from causal_transforms.registry import get_resampler, list_resamplers  # noqa: E402
+from causal_transforms.core.roles import RoleSpec
+from causal_transforms.core.seeding import MAX_SEED, derive_seed
+from causal_transforms.engine import apply_resample, single_thread_after_fork
+from causal_transforms.registry import get_resampler, list_resamplers
 
 __all__ = ["CausalResample"]
 
@@ -128,6 +128,7 @@ class CausalResample(A.DualTransform):
         >>> out = A.Compose([A.HorizontalFlip(p=1), CausalResample("noise", p=1)], seed=0)(image=image, mask=mask)
         >>> bool((out["image"][8:24, 8:24] == image[:, ::-1][8:24, 8:24]).all())
         True
+
     """
 
     class InitSchema(BaseTransformInitSchema):
@@ -334,7 +335,9 @@ class CausalResample(A.DualTransform):
                 f"masks: expected {batch.shape[0]} masks of shape {tuple(batch.shape[-2:])}, "
                 f"got {keeps.shape[0]} of shape {tuple(keeps.shape[-2:])}"
             )
-        seeds = torch.tensor([derive_seed(params["seed"], i) for i in range(batch.shape[0])], dtype=torch.int64)
+        seeds = torch.tensor(
+            [derive_seed(params["seed"], i) for i in range(batch.shape[0])], dtype=torch.int64
+        )
         out = apply_resample(
             batch,
             keeps,

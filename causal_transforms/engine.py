@@ -54,6 +54,7 @@ def check_batch(image: torch.Tensor, keep: torch.Tensor, mask_name: str = "mask"
 
     Example:
         >>> check_batch(torch.zeros(2, 3, 4, 4), torch.zeros(2, 1, 4, 4))
+
     """
     check_image_dtype(image)
     if image.ndim != 4:
@@ -67,7 +68,9 @@ def check_batch(image: torch.Tensor, keep: torch.Tensor, mask_name: str = "mask"
             f"{tuple(image.shape)} (keep-map {expected}), got keep-map of shape {tuple(keep.shape)}"
         )
     if keep.device != image.device:
-        raise ValueError(f"{mask_name}: expected a tensor on {image.device} like the image, got one on {keep.device}")
+        raise ValueError(
+            f"{mask_name}: expected a tensor on {image.device} like the image, got one on {keep.device}"
+        )
 
 
 def apply_resample(
@@ -110,20 +113,24 @@ def apply_resample(
         >>> out = apply_resample(img, keep, create_resampler("noise"), torch.tensor([0, 1]))
         >>> bool((out[..., :4, :] == img[..., :4, :]).all())
         True
+
     """
     single_thread_after_fork()
     check_batch(image, keep, mask_name)
     b = image.shape[0]
     if seeds.shape != (b,):
         raise ValueError(f"seeds: expected shape ({b},), got {tuple(seeds.shape)}")
+    if active is not None:
+        if active.shape != (b,):
+            raise ValueError(f"active: expected shape ({b},), got {tuple(active.shape)}")
+        active = active.to(device=keep.device, dtype=torch.bool)
     keep = keep.to(torch.float32)
     if feather:
         keep = feather_keep(keep, feather)
-    unit = to_unit_float(image)
     has_background = (keep < 1.0).flatten(1).any(dim=1)
-    selected = has_background if active is None else has_background & active.to(has_background.device).bool()
+    selected = has_background if active is None else has_background & active
     if require_causal:
-        act = torch.ones(b, dtype=torch.bool, device=keep.device) if active is None else active.bool()
+        act = torch.ones(b, dtype=torch.bool, device=keep.device) if active is None else active
         empty = act & ~(keep > 0).flatten(1).any(dim=1)
         if bool(empty.any()):
             raise ValueError(
@@ -134,12 +141,16 @@ def apply_resample(
     n = int(index.numel())
     if n == 0:
         return image.clone()
-    sub_keep = keep[index]
+    sub_image = image[index] if n < b else image
+    sub_keep = keep[index] if n < b else keep
+    unit = to_unit_float(sub_image)
     if donors is None and resampler.uses_batch and n < b:
-        others = torch.ones(b, dtype=torch.bool, device=keep.device)
+        # Donors for a sub-batch: the other samples that have a background to give.
+        others = has_background.clone()
         others[index] = False
-        donors = (unit[others], keep[others])
-    content = resampler(unit[index], sub_keep.to(unit.dtype), seeds.cpu()[index.cpu()], donors)
+        if bool(others.any()):
+            donors = (to_unit_float(image[others]), keep[others])
+    content = resampler(unit, sub_keep.to(unit.dtype), seeds.cpu()[index.cpu()], donors)
     out = image.clone()
-    out[index] = composite(image[index], content, sub_keep)
+    out[index] = composite(sub_image, content, sub_keep)
     return out

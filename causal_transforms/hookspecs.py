@@ -12,6 +12,7 @@ Example:
     >>> @hookimpl
     ... def causal_transforms_resamplers():
     ...     return []
+
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def causal_transforms_resamplers() -> list[ResamplerSpec]:
     Returns:
         A list of :class:`causal_transforms.registry.ResamplerSpec`. Names must be unique
         across all plugins; a duplicate is reported and skipped.
+
     """
 
 
@@ -50,4 +52,5 @@ def causal_transforms_add_commands(subparsers: argparse._SubParsersAction) -> No
         subparsers: The ``argparse`` sub-parser collection; set ``func`` with
             ``parser.set_defaults(func=...)`` to a callable taking the parsed namespace and
             returning an exit code.
+
     """

@@ -47,7 +47,12 @@ def _blocked() -> set[str]:
 
 
 def _plugins_disabled() -> bool:
-    return os.environ.get("CAUSAL_TRANSFORMS_DISABLE_PLUGINS", "").strip().lower() in {"1", "true", "yes", "on"}
+    return os.environ.get("CAUSAL_TRANSFORMS_DISABLE_PLUGINS", "").strip().lower() in {
+        "1",
+        "true",
+        "yes",
+        "on",
+    }
 
 
 def _load_entry_points(pm: pluggy.PluginManager) -> None:
@@ -80,6 +85,7 @@ def plugin_manager() -> pluggy.PluginManager:
         >>> pm = plugin_manager()
         >>> pm.has_plugin(BUILTIN_PLUGIN_NAME)
         True
+
     """
     global _manager
     with _lock:
@@ -99,6 +105,7 @@ def reset_plugin_manager() -> None:
 
     Example:
         >>> reset_plugin_manager()
+
     """
     global _manager
     with _lock:

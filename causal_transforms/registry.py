@@ -43,6 +43,7 @@ class ResamplerSpec:
         >>> from causal_transforms.backends.noise import NoiseResampler
         >>> ResamplerSpec("my-noise", NoiseResampler, "noise").name
         'my-noise'
+
     """
 
     name: str
@@ -90,7 +91,9 @@ def _load() -> dict[str, ResamplerSpec]:
         pm = plugin_manager()
         specs: dict[str, ResamplerSpec] = {}
         # Call each plugin's hook on its own so one failing plugin is named and skipped.
-        for impl in pm.hook.causal_transforms_resamplers.get_hookimpls():  # registration order: built-ins first
+        for (
+            impl
+        ) in pm.hook.causal_transforms_resamplers.get_hookimpls():  # registration order: built-ins first
             provider = impl.plugin_name
             try:
                 provided = list(impl.function() or [])
@@ -119,6 +122,7 @@ def resampler_specs() -> dict[str, ResamplerSpec]:
     Example:
         >>> resampler_specs()["telea"].conditional
         True
+
     """
     specs = _load()
     return {name: specs[name] for name in sorted(specs)}
@@ -130,6 +134,7 @@ def list_resamplers() -> list[str]:
     Example:
         >>> {"noise", "spectral", "swap", "telea"} <= set(list_resamplers())
         True
+
     """
     return sorted(_load())
 
@@ -152,6 +157,7 @@ def register_resampler(spec: ResamplerSpec, provider: str = "user") -> Resampler
         >>> _ = register_resampler(ResamplerSpec("doc-noise", NoiseResampler, "example"))
         >>> "doc-noise" in list_resamplers()
         True
+
     """
     with _lock:
         specs = _load()
@@ -179,6 +185,7 @@ def create_resampler(name: str, **options: Any) -> Resampler:
     Example:
         >>> create_resampler("noise", distribution="gaussian")
         NoiseResampler(distribution='gaussian')
+
     """
     spec = _load().get(name) if isinstance(name, str) else None
     if spec is None:
@@ -218,6 +225,7 @@ def get_resampler(name: str, options: Mapping[str, Any] | None = None) -> Resamp
     Example:
         >>> get_resampler("spectral") is get_resampler("spectral")
         True
+
     """
     opts = dict(options or {})
     key = (name, _options_key(opts))

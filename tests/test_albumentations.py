@@ -12,10 +12,10 @@ import pytest
 import torch
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
-import albumentations as A  # noqa: E402
+import albumentations as A
 
-from causal_transforms import list_resamplers  # noqa: E402
-from causal_transforms.albumentations import CausalResample  # noqa: E402
+from causal_transforms import list_resamplers
+from causal_transforms.albumentations import CausalResample
 
 BUILTIN = ["noise", "spectral", "swap", "telea"]
 
@@ -148,7 +148,9 @@ def test_additional_target_mask_key_stays_aligned(sample):
     assert causal.any() and (~causal).any()
     # The same geometry without our step: same seed, so the same crop (our stream is salted apart).
     geo = A.Compose(
-        [A.HorizontalFlip(p=1.0), A.RandomCrop(48, 48, p=1.0)], additional_targets={"causal_mask": "mask"}, seed=2
+        [A.HorizontalFlip(p=1.0), A.RandomCrop(48, 48, p=1.0)],
+        additional_targets={"causal_mask": "mask"},
+        seed=2,
     )
     g = geo(image=image, mask=label_mask, causal_mask=mask)
     assert np.array_equal(g["causal_mask"], out["causal_mask"])
@@ -160,7 +162,9 @@ def test_additional_target_mask_key_stays_aligned(sample):
 def test_unregistered_mask_key_is_a_clear_error(sample):
     image, mask = sample
     with pytest.raises(ValueError, match="mask_key: 'causal_mask' must be registered"):
-        A.Compose([CausalResample(mask_key="causal_mask", p=1.0)], strict=False)(image=image, causal_mask=mask)
+        A.Compose([CausalResample(mask_key="causal_mask", p=1.0)], strict=False)(
+            image=image, causal_mask=mask
+        )
 
 
 # ------------------------------------------------------------------ randomness: replay, seeds, siblings
@@ -247,7 +251,9 @@ def test_dataloader_workers_draw_different_counterfactuals(sample, seed):
     assert by_worker[0] and by_worker[1]
     assert not torch.equal(by_worker[0][0], by_worker[1][0]), "workers must not draw the same stream"
     for o, _ in outs:
-        assert torch.equal(o[torch.from_numpy(mask) == 1], torch.from_numpy(image)[torch.from_numpy(mask) == 1])
+        assert torch.equal(
+            o[torch.from_numpy(mask) == 1], torch.from_numpy(image)[torch.from_numpy(mask) == 1]
+        )
 
 
 def test_seeded_workers_are_reproducible(sample):

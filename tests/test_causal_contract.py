@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
-import albumentations as A  # noqa: E402
+import albumentations as A
 
-from causal_transforms import apply_resample, create_resampler  # noqa: E402
-from causal_transforms.albumentations import CausalResample  # noqa: E402
-from causal_transforms.core.roles import RoleSpec  # noqa: E402
+from causal_transforms import apply_resample, create_resampler
+from causal_transforms.albumentations import CausalResample
+from causal_transforms.core.roles import RoleSpec
 
 BUILTIN = ["noise", "spectral", "swap", "telea"]
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -93,7 +93,9 @@ def test_albumentations_batch_property(name, case, n):
     rng = np.random.default_rng(seed)
     images = np.stack([image] + [rng.permutation(image.ravel()).reshape(image.shape) for _ in range(n - 1)])
     masks = np.stack([mask] * n)
-    out = A.Compose([CausalResample(name, p=1.0, feather=feather, **options)], seed=seed)(images=images, masks=masks)
+    out = A.Compose([CausalResample(name, p=1.0, feather=feather, **options)], seed=seed)(
+        images=images, masks=masks
+    )
     keep = _keep(mask, options)
     for i in range(n):
         _check(images[i], out["images"][i], masks[i], out["masks"][i], keep)

@@ -18,12 +18,14 @@ def test_unknown_name_lists_known_names():
 
 
 def test_duplicate_registration_raises():
-    with pytest.raises(ValueError, match="'noise' is already registered by 'causal_transforms.builtin'"):
+    with pytest.raises(ValueError, match=r"'noise' is already registered by 'causal_transforms\.builtin'"):
         ct.register_resampler(ResamplerSpec("noise", NoiseResampler))
 
 
 def test_register_and_cache():
-    spec = ct.register_resampler(ResamplerSpec("test-registry-noise", NoiseResampler, "test"), provider="tests")
+    spec = ct.register_resampler(
+        ResamplerSpec("test-registry-noise", NoiseResampler, "test"), provider="tests"
+    )
     assert spec.provider == "tests"
     assert ct.resampler_specs()["test-registry-noise"].provider == "tests"
     a = ct.get_resampler("test-registry-noise")

@@ -30,6 +30,7 @@ class Resampler(abc.ABC):
         ...         return torch.full_like(image, 0.5)
         >>> Gray()(torch.zeros(1, 3, 4, 4), torch.zeros(1, 1, 4, 4), torch.zeros(1, dtype=torch.int64)).mean().item()
         0.5
+
     """
 
     conditional: ClassVar[bool] = False
@@ -55,6 +56,7 @@ class Resampler(abc.ABC):
 
         Returns:
             ``(B, C, H, W)`` float content in [0, 1] on the device of ``image``.
+
         """
 
     def __call__(

@@ -23,18 +23,25 @@ class SpectralResampler(Resampler):
         >>> r = SpectralResampler()
         >>> r(torch.rand(2, 3, 16, 16), torch.zeros(2, 1, 16, 16), torch.tensor([1, 2])).shape
         torch.Size([2, 3, 16, 16])
+
     """
 
     def generate(self, image, keep, seeds, donors=None):  # noqa: D102
         x = image.float() if image.dtype != torch.float64 else image
         background = fill_holes(x, (1.0 - keep.to(x.dtype)).clamp_min(0))
         mean = background.mean(dim=(2, 3), keepdim=True)
-        std = background.std(dim=(2, 3), keepdim=True, unbiased=False) if x.shape[-1] * x.shape[-2] > 1 else None
+        std = (
+            background.std(dim=(2, 3), keepdim=True, unbiased=False)
+            if x.shape[-1] * x.shape[-2] > 1
+            else None
+        )
         centred = background - mean
         amplitude = torch.fft.rfft2(centred).abs()
         gens = per_sample_generators(seeds, x.device)
         h, w = x.shape[-2:]
-        noise = torch.stack([torch.randn((1, h, w), generator=g, device=x.device, dtype=x.dtype) for g in gens])
+        noise = torch.stack(
+            [torch.randn((1, h, w), generator=g, device=x.device, dtype=x.dtype) for g in gens]
+        )
         phase = torch.fft.rfft2(noise)
         phase = phase / phase.abs().clamp_min(1e-12)
         out = torch.fft.irfft2(amplitude * phase, s=(h, w))

@@ -28,6 +28,7 @@ def composite(image: torch.Tensor, generated: torch.Tensor, keep: torch.Tensor) 
         >>> img = torch.tensor([[[[10, 20]]]], dtype=torch.uint8)
         >>> composite(img, torch.ones(1, 1, 1, 2), torch.tensor([[[[1.0, 0.0]]]]))
         tensor([[[[ 10, 255]]]], dtype=torch.uint8)
+
     """
     check_image_dtype(image)
     compute = torch.float64 if image.dtype == torch.float64 else torch.float32

@@ -28,6 +28,7 @@ def fill_holes(image: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> 
         >>> img = torch.tensor([[[[0.2, 0.0, 0.4]]]]); w = torch.tensor([[[[1.0, 0.0, 1.0]]]])
         >>> round(float(fill_holes(img, w)[0, 0, 0, 1]), 3)
         0.3
+
     """
     x = image * weight
     w = weight

@@ -31,13 +31,18 @@ def check_image_dtype(image: torch.Tensor, name: str = "image") -> None:
 
     Example:
         >>> check_image_dtype(torch.zeros(2, 2, dtype=torch.uint8))
+
     """
     if image.dtype not in SUPPORTED_IMAGE_DTYPES:
         names = ", ".join(str(d).removeprefix("torch.") for d in SUPPORTED_IMAGE_DTYPES)
-        raise TypeError(f"{name}: expected dtype one of ({names}), got {str(image.dtype).removeprefix('torch.')}")
+        raise TypeError(
+            f"{name}: expected dtype one of ({names}), got {str(image.dtype).removeprefix('torch.')}"
+        )
 
 
-def to_unit_float(image: torch.Tensor, name: str = "image", dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def to_unit_float(
+    image: torch.Tensor, name: str = "image", dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
     """Return ``image`` as a float tensor in [0, 1], checking the range of float input.
 
     Args:
@@ -55,6 +60,7 @@ def to_unit_float(image: torch.Tensor, name: str = "image", dtype: torch.dtype =
     Example:
         >>> to_unit_float(torch.tensor([0, 255], dtype=torch.uint8))
         tensor([0., 1.])
+
     """
     check_image_dtype(image, name)
     if image.dtype == torch.uint8:
@@ -84,6 +90,7 @@ def from_unit_float(values: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     Example:
         >>> from_unit_float(torch.tensor([0.0, 0.5, 1.2]), torch.uint8)
         tensor([  0, 128, 255], dtype=torch.uint8)
+
     """
     if dtype == torch.uint8:
         return (values * 255.0).round_().clamp_(0, 255).to(torch.uint8)

@@ -74,6 +74,7 @@ class RoleSpec:
         >>> spec = RoleSpec(roles={0: "resample", 1: "keep"})
         >>> spec.keep_map(torch.tensor([[0, 1]])).tolist()
         [[0.0, 1.0]]
+
     """
 
     mode: RoleMode | None = None
@@ -105,7 +106,9 @@ class RoleSpec:
             if isinstance(values, (int, float)) and not isinstance(values, bool):
                 values = (values,)
             if not isinstance(values, Sequence) or isinstance(values, str) or not values:
-                raise ValueError(f"causal_values: expected a non-empty sequence of numbers, got {self.causal_values!r}")
+                raise ValueError(
+                    f"causal_values: expected a non-empty sequence of numbers, got {self.causal_values!r}"
+                )
             clean = []
             for v in values:
                 if isinstance(v, bool):
@@ -133,6 +136,7 @@ class RoleSpec:
         Example:
             >>> RoleSpec(causal_values=(2,)).keep_map(torch.tensor([0, 2, 1])).tolist()
             [0.0, 1.0, 0.0]
+
         """
         if not isinstance(mask, torch.Tensor):
             raise TypeError(f"{name}: expected a torch.Tensor or numpy array, got {type(mask).__name__}")
@@ -154,7 +158,9 @@ class RoleSpec:
             if alpha.numel():
                 lo, hi = float(alpha.min()), float(alpha.max())
                 if lo < 0.0 or hi > 1.0:
-                    raise ValueError(f"{name}: mode 'alpha' expects values in [0, 1], got values in [{lo:g}, {hi:g}]")
+                    raise ValueError(
+                        f"{name}: mode 'alpha' expects values in [0, 1], got values in [{lo:g}, {hi:g}]"
+                    )
             return alpha
         return self._labels_keep_map(mask, name)
 

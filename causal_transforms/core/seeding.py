@@ -29,12 +29,15 @@ def derive_seed(*parts: object) -> int:
     Example:
         >>> derive_seed(0, "worker", 1) == derive_seed(0, "worker", 1)
         True
+
     """
     digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") & MAX_SEED
 
 
-def draw_seeds(batch_size: int, same_on_batch: bool = False, generator: torch.Generator | None = None) -> torch.Tensor:
+def draw_seeds(
+    batch_size: int, same_on_batch: bool = False, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Draw per-sample seeds on the CPU from ``generator`` (the global torch RNG by default).
 
     Args:
@@ -48,13 +51,16 @@ def draw_seeds(batch_size: int, same_on_batch: bool = False, generator: torch.Ge
     Example:
         >>> draw_seeds(3, same_on_batch=True).unique().numel()
         1
+
     """
     n = 1 if same_on_batch else batch_size
     seeds = torch.randint(0, MAX_SEED, (n,), dtype=torch.int64, generator=generator)
     return seeds.expand(batch_size).clone() if same_on_batch else seeds
 
 
-def per_sample_generators(seeds: Sequence[int] | torch.Tensor, device: torch.device | str) -> list[torch.Generator]:
+def per_sample_generators(
+    seeds: Sequence[int] | torch.Tensor, device: torch.device | str
+) -> list[torch.Generator]:
     """One ``torch.Generator`` per seed, on ``device``.
 
     Args:
@@ -68,6 +74,7 @@ def per_sample_generators(seeds: Sequence[int] | torch.Tensor, device: torch.dev
         >>> g = per_sample_generators([7], "cpu")[0]
         >>> float(torch.rand(1, generator=g)) == float(torch.rand(1, generator=per_sample_generators([7], "cpu")[0]))
         True
+
     """
     values = seeds.tolist() if isinstance(seeds, torch.Tensor) else list(seeds)
     return [torch.Generator(device=device).manual_seed(int(s)) for s in values]
