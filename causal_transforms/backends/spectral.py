@@ -15,7 +15,8 @@ class SpectralResampler(Resampler):
     """Keep each channel's amplitude spectrum of the background, draw a random phase.
 
     The object is first filled out of the image (push-pull fill), so the statistics are those
-    of the background alone. One random phase field is shared by all channels, so colours stay
+    of the background alone; the background is mirrored before the FFT so the image's borders
+    leave no streaks. One random phase field is shared by all channels, so colours stay
     correlated as in the photo. The result has the background's per-channel mean and
     standard deviation, its texture scale and orientation, but none of its layout.
 
@@ -35,16 +36,18 @@ class SpectralResampler(Resampler):
             if x.shape[-1] * x.shape[-2] > 1
             else None
         )
+        # Mirror the background to (2H, 2W): the extension is periodic without edge jumps, so its
+        # spectrum has no cross-shaped leakage (which would draw horizontal/vertical streaks).
         centred = background - mean
-        amplitude = torch.fft.rfft2(centred).abs()
+        mirrored = torch.cat([centred, centred.flip(-1)], dim=-1)
+        mirrored = torch.cat([mirrored, mirrored.flip(-2)], dim=-2)
+        amplitude = torch.fft.rfft2(mirrored).abs()
         gens = per_sample_generators(seeds, x.device)
         h, w = x.shape[-2:]
-        noise = torch.stack(
-            [torch.randn((1, h, w), generator=g, device=x.device, dtype=x.dtype) for g in gens]
-        )
+        noise = torch.stack([torch.randn((1, 2 * h, 2 * w), generator=g, device=x.device, dtype=x.dtype) for g in gens])
         phase = torch.fft.rfft2(noise)
         phase = phase / phase.abs().clamp_min(1e-12)
-        out = torch.fft.irfft2(amplitude * phase, s=(h, w))
+        out = torch.fft.irfft2(amplitude * phase, s=(2 * h, 2 * w))[..., :h, :w]
         if std is not None:
             out_std = out.std(dim=(2, 3), keepdim=True, unbiased=False)
             out = out * (std / out_std.clamp_min(1e-8))
