@@ -28,8 +28,8 @@ def feather_keep(keep: torch.Tensor, radius: int) -> torch.Tensor:
 
     Example:
         >>> keep = torch.zeros(1, 1, 1, 5); keep[..., 0] = 1
-        >>> feather_keep(keep, 2)[0, 0, 0].tolist()
-        [1.0, 0.6666666865348816, 0.3333333432674408, 0.0, 0.0]
+        >>> [round(v, 3) for v in feather_keep(keep, 2)[0, 0, 0].tolist()]
+        [1.0, 0.667, 0.333, 0.0, 0.0]
 
     """
     if isinstance(radius, bool) or not isinstance(radius, int) or radius < 0:
