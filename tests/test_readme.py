@@ -21,7 +21,7 @@ def test_readme_python_examples_run(photo_cache):
     assert len(blocks) >= 3
     namespace: dict = {}
     for block in blocks:
-        exec(compile(block, str(README), "exec"), namespace)  # noqa: S102 - our own README
+        exec(compile(block, str(README), "exec"), namespace)
     out = namespace["out"]
     sample = namespace["sample"]
     assert out["image"].shape == (112, 112, 3)

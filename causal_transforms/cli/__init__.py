@@ -17,7 +17,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from causal_transforms.cli import augment, fetch_data, list_backends
+from causal_transforms.cli import augment, fetch_data, list_backends, train
 from causal_transforms.cli._common import CLIError
 
 __all__ = ["CLIError", "build_parser", "main"]
@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     list_backends.add_parser(subparsers)
     fetch_data.add_parser(subparsers)
     augment.add_parser(subparsers)
+    train.add_parser(subparsers)
     _add_plugin_commands(subparsers)
     return parser
 
