@@ -335,9 +335,7 @@ class CausalResample(A.DualTransform):
                 f"masks: expected {batch.shape[0]} masks of shape {tuple(batch.shape[-2:])}, "
                 f"got {keeps.shape[0]} of shape {tuple(keeps.shape[-2:])}"
             )
-        seeds = torch.tensor(
-            [derive_seed(params["seed"], i) for i in range(batch.shape[0])], dtype=torch.int64
-        )
+        seeds = torch.tensor([derive_seed(params["seed"], i) for i in range(batch.shape[0])], dtype=torch.int64)
         out = apply_resample(
             batch,
             keeps,

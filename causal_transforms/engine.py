@@ -68,9 +68,7 @@ def check_batch(image: torch.Tensor, keep: torch.Tensor, mask_name: str = "mask"
             f"{tuple(image.shape)} (keep-map {expected}), got keep-map of shape {tuple(keep.shape)}"
         )
     if keep.device != image.device:
-        raise ValueError(
-            f"{mask_name}: expected a tensor on {image.device} like the image, got one on {keep.device}"
-        )
+        raise ValueError(f"{mask_name}: expected a tensor on {image.device} like the image, got one on {keep.device}")
 
 
 def apply_resample(

@@ -204,13 +204,9 @@ class RandomCausalResample(K.RandomTransplantation):
         p = _check_probability("p", p)
         p_batch = _check_probability("p_batch", p_batch)
         keys = _parse_keys(data_keys)
-        role_spec = RoleSpec(
-            mode=mask_mode, causal_values=causal_values, roles=roles, strict_roles=strict_roles
-        )
+        role_spec = RoleSpec(mode=mask_mode, causal_values=causal_values, roles=roles, strict_roles=strict_roles)
         # Skip RandomTransplantation.__init__ (no same_on_batch / keepdim); set what its code expects.
-        MixAugmentationBaseV2.__init__(
-            self, p=p, p_batch=p_batch, same_on_batch=same_on_batch, keepdim=keepdim
-        )
+        MixAugmentationBaseV2.__init__(self, p=p, p_batch=p_batch, same_on_batch=same_on_batch, keepdim=keepdim)
         self.data_keys = keys
         self.excluded_labels = torch.empty(0, dtype=torch.long)
         self._channel_dim = 1
@@ -251,9 +247,7 @@ class RandomCausalResample(K.RandomTransplantation):
             value = params[name]
             if not isinstance(value, torch.Tensor) or value.shape != (batch_size,):
                 got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
-                raise ValueError(
-                    f"params: expected {name!r} of shape ({batch_size},) for this batch, got {got}"
-                )
+                raise ValueError(f"params: expected {name!r} of shape ({batch_size},) for this batch, got {got}")
         return params
 
     def params_from_input(
@@ -383,16 +377,12 @@ class RandomCausalResample(K.RandomTransplantation):
         if DataKey.INPUT in keys:
             # A mask-only call (how the container applies this step to the mask) changes nothing.
             self.params_from_input(*input, data_keys=keys, params=params)
-        outputs = [
-            self._resample(x, params) if k == DataKey.INPUT else x for x, k in zip(input, keys, strict=True)
-        ]
+        outputs = [self._resample(x, params) if k == DataKey.INPUT else x for x, k in zip(input, keys, strict=True)]
         return outputs[0] if len(outputs) == 1 else outputs
 
     # Boxes and keypoints do not move when the background is resampled.
 
-    def apply_transform_boxes(
-        self, input: Any, params: dict[str, torch.Tensor], flags: dict[str, Any]
-    ) -> Any:
+    def apply_transform_boxes(self, input: Any, params: dict[str, torch.Tensor], flags: dict[str, Any]) -> Any:
         """Return boxes unchanged."""
         return input
 

@@ -91,9 +91,7 @@ def _load() -> dict[str, ResamplerSpec]:
         pm = plugin_manager()
         specs: dict[str, ResamplerSpec] = {}
         # Call each plugin's hook on its own so one failing plugin is named and skipped.
-        for (
-            impl
-        ) in pm.hook.causal_transforms_resamplers.get_hookimpls():  # registration order: built-ins first
+        for impl in pm.hook.causal_transforms_resamplers.get_hookimpls():  # registration order: built-ins first
             provider = impl.plugin_name
             try:
                 provided = list(impl.function() or [])

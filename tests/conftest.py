@@ -43,7 +43,5 @@ def pytest_sessionfinish(session, exitstatus):
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     skipped = reporter.stats.get("skipped", []) if reporter is not None else []
     if skipped and exitstatus == 0:
-        reporter.write_line(
-            f"{len(skipped)} test(s) skipped: this project treats a skip as a failure", red=True
-        )
+        reporter.write_line(f"{len(skipped)} test(s) skipped: this project treats a skip as a failure", red=True)
         session.exitstatus = 1

@@ -162,9 +162,7 @@ def test_additional_target_mask_key_stays_aligned(sample):
 def test_unregistered_mask_key_is_a_clear_error(sample):
     image, mask = sample
     with pytest.raises(ValueError, match="mask_key: 'causal_mask' must be registered"):
-        A.Compose([CausalResample(mask_key="causal_mask", p=1.0)], strict=False)(
-            image=image, causal_mask=mask
-        )
+        A.Compose([CausalResample(mask_key="causal_mask", p=1.0)], strict=False)(image=image, causal_mask=mask)
 
 
 # ------------------------------------------------------------------ randomness: replay, seeds, siblings
@@ -251,9 +249,7 @@ def test_dataloader_workers_draw_different_counterfactuals(sample, seed):
     assert by_worker[0] and by_worker[1]
     assert not torch.equal(by_worker[0][0], by_worker[1][0]), "workers must not draw the same stream"
     for o, _ in outs:
-        assert torch.equal(
-            o[torch.from_numpy(mask) == 1], torch.from_numpy(image)[torch.from_numpy(mask) == 1]
-        )
+        assert torch.equal(o[torch.from_numpy(mask) == 1], torch.from_numpy(image)[torch.from_numpy(mask) == 1])
 
 
 def test_seeded_workers_are_reproducible(sample):

@@ -93,9 +93,7 @@ def test_albumentations_batch_property(name, case, n):
     rng = np.random.default_rng(seed)
     images = np.stack([image] + [rng.permutation(image.ravel()).reshape(image.shape) for _ in range(n - 1)])
     masks = np.stack([mask] * n)
-    out = A.Compose([CausalResample(name, p=1.0, feather=feather, **options)], seed=seed)(
-        images=images, masks=masks
-    )
+    out = A.Compose([CausalResample(name, p=1.0, feather=feather, **options)], seed=seed)(images=images, masks=masks)
     keep = _keep(mask, options)
     for i in range(n):
         _check(images[i], out["images"][i], masks[i], out["masks"][i], keep)

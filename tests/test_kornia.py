@@ -33,9 +33,7 @@ BUILTIN = [name for name, spec in resampler_specs().items() if spec.provider == 
 FLOAT_DTYPES = [torch.float32, torch.float16, torch.bfloat16, torch.float64]
 
 
-def _images(
-    b: int, c: int, h: int, w: int, dtype: torch.dtype = torch.float32, seed: int = 0
-) -> torch.Tensor:
+def _images(b: int, c: int, h: int, w: int, dtype: torch.dtype = torch.float32, seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     return torch.rand(b, c, h, w, generator=g).to(dtype)
 
@@ -264,9 +262,7 @@ def test_sequential_integer_mask_keeps_its_dtype_and_boxes_pass_through():
     torch.manual_seed(0)
     image, mask = _scene(2)
     boxes = torch.tensor([[[2.0, 4.0, 10.0, 12.0]], [[1.0, 1.0, 5.0, 6.0]]])
-    seq = K.AugmentationSequential(
-        RandomCausalResample("noise", p=1.0), data_keys=["input", "mask", "bbox_xyxy"]
-    )
+    seq = K.AugmentationSequential(RandomCausalResample("noise", p=1.0), data_keys=["input", "mask", "bbox_xyxy"])
     out, mask_out, boxes_out = seq(image, mask.long(), boxes)
     assert mask_out.dtype == torch.int64
     assert torch.equal(mask_out.reshape(mask.shape), mask.long())
@@ -276,9 +272,7 @@ def test_sequential_integer_mask_keeps_its_dtype_and_boxes_pass_through():
 
 def test_sequential_keepdim_mask_shape():
     image, mask = _scene(2)
-    seq = K.AugmentationSequential(
-        RandomCausalResample("noise", p=1.0, keepdim=True), data_keys=["input", "mask"]
-    )
+    seq = K.AugmentationSequential(RandomCausalResample("noise", p=1.0, keepdim=True), data_keys=["input", "mask"])
     _, mask_out = seq(image, mask)
     assert mask_out.shape == mask.shape
 
@@ -383,9 +377,7 @@ def test_device_pipeline(device):
 
 def test_uint8_image_raises_type_error():
     image = (torch.rand(2, 3, 8, 8) * 255).to(torch.uint8)
-    with pytest.raises(
-        TypeError, match=r"input: expected a float image.*\[0, 1\].*got dtype uint8.*float\(\) / 255"
-    ):
+    with pytest.raises(TypeError, match=r"input: expected a float image.*\[0, 1\].*got dtype uint8.*float\(\) / 255"):
         RandomCausalResample(p=1.0)(image, _object_mask(2, 8, 8))
 
 

@@ -122,9 +122,7 @@ def test_broken_plugins_are_named_and_skipped(plugin_site: Path):
     assert proc.returncode == 0, proc.stderr
     assert "'checker'" in proc.stdout and "'spectral'" in proc.stdout
     assert "plugin 'broken_plugin'" in proc.stderr and "broken on purpose" in proc.stderr
-    assert (
-        "plugin 'hook_raises' failed to register" in proc.stderr and "hook failed on purpose" in proc.stderr
-    )
+    assert "plugin 'hook_raises' failed to register" in proc.stderr and "hook failed on purpose" in proc.stderr
 
 
 def test_import_loads_no_entry_point(plugin_site: Path):
@@ -139,18 +137,13 @@ def test_disable_and_block_switches(plugin_site: Path):
     code = "import causal_transforms as ct; print('checker' in ct.list_resamplers())"
     assert _run(plugin_site, code).stdout.strip() == "True"
     assert _run(plugin_site, code, CAUSAL_TRANSFORMS_DISABLE_PLUGINS="1").stdout.strip() == "False"
-    assert (
-        _run(plugin_site, code, CAUSAL_TRANSFORMS_BLOCK_PLUGINS="other, checker_plugin").stdout.strip()
-        == "False"
-    )
+    assert _run(plugin_site, code, CAUSAL_TRANSFORMS_BLOCK_PLUGINS="other, checker_plugin").stdout.strip() == "False"
 
 
 def test_duplicate_plugin_name_is_reported(plugin_site: Path):
     dup = PLUGIN_SOURCE.replace('ResamplerSpec("checker"', 'ResamplerSpec("spectral"')
     _make_dist(plugin_site, "ct_dup_plugin", "ct_dup_plugin", dup, "dup_plugin")
-    proc = _run(
-        plugin_site, "import causal_transforms as ct; print(ct.resampler_specs()['spectral'].provider)"
-    )
+    proc = _run(plugin_site, "import causal_transforms as ct; print(ct.resampler_specs()['spectral'].provider)")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "causal_transforms.builtin"
     assert "plugin 'dup_plugin' failed to register" in proc.stderr and "already registered" in proc.stderr

@@ -23,9 +23,7 @@ def test_duplicate_registration_raises():
 
 
 def test_register_and_cache():
-    spec = ct.register_resampler(
-        ResamplerSpec("test-registry-noise", NoiseResampler, "test"), provider="tests"
-    )
+    spec = ct.register_resampler(ResamplerSpec("test-registry-noise", NoiseResampler, "test"), provider="tests")
     assert spec.provider == "tests"
     assert ct.resampler_specs()["test-registry-noise"].provider == "tests"
     a = ct.get_resampler("test-registry-noise")

@@ -45,10 +45,6 @@ def causal_transforms_resamplers() -> list[ResamplerSpec]:
         ResamplerSpec("noise", _noise, "per-pixel noise (uniform, or gaussian matched to the background)"),
         ResamplerSpec("spectral", _spectral, "the background's own amplitude spectrum with a random phase"),
         ResamplerSpec("swap", _swap, "the background of another sample of the batch", uses_batch=True),
-        ResamplerSpec(
-            "telea", _telea, "OpenCV Telea inpainting grown from the object's border", conditional=True
-        ),
-        ResamplerSpec(
-            "gan", _gan, "a scene from a fully convolutional background GAN, drawn from the seed alone"
-        ),
+        ResamplerSpec("telea", _telea, "OpenCV Telea inpainting grown from the object's border", conditional=True),
+        ResamplerSpec("gan", _gan, "a scene from a fully convolutional background GAN, drawn from the seed alone"),
     ]

@@ -35,16 +35,12 @@ class NoiseResampler(Resampler):
         gens = per_sample_generators(seeds, image.device)
         shape = image.shape[1:]
         if self.distribution == "uniform":
-            return torch.stack(
-                [torch.rand(shape, generator=g, device=image.device, dtype=image.dtype) for g in gens]
-            )
+            return torch.stack([torch.rand(shape, generator=g, device=image.device, dtype=image.dtype) for g in gens])
         weight = (1.0 - keep).clamp_min(0)
         total = weight.sum(dim=(2, 3), keepdim=True).clamp_min(1e-6)
         mean = (image * weight).sum(dim=(2, 3), keepdim=True) / total
         var = ((image - mean) ** 2 * weight).sum(dim=(2, 3), keepdim=True) / total
-        z = torch.stack(
-            [torch.randn(shape, generator=g, device=image.device, dtype=image.dtype) for g in gens]
-        )
+        z = torch.stack([torch.randn(shape, generator=g, device=image.device, dtype=image.dtype) for g in gens])
         return (mean + z * var.sqrt()).clamp(0.0, 1.0)
 
     def __repr__(self) -> str:

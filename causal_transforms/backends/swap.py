@@ -37,9 +37,7 @@ class SwapResampler(Resampler):
             pool_keep = pool_keep.to(device=image.device, dtype=image.dtype)
             if pool.shape[-2:] != image.shape[-2:]:
                 pool = F.interpolate(pool, size=image.shape[-2:], mode="bilinear", align_corners=False)
-                pool_keep = F.interpolate(
-                    pool_keep, size=image.shape[-2:], mode="bilinear", align_corners=False
-                )
+                pool_keep = F.interpolate(pool_keep, size=image.shape[-2:], mode="bilinear", align_corners=False)
             index = torch.tensor([v % pool.shape[0] for v in s], device=image.device)
             return fill_holes(pool[index], (1.0 - pool_keep[index]).clamp_min(0)).clamp(0, 1)
         background = fill_holes(image, (1.0 - keep).clamp_min(0))

@@ -37,14 +37,7 @@ class TeleaResampler(Resampler):
     def generate(self, image, keep, seeds, donors=None):  # noqa: D102
         import cv2
 
-        src = (
-            (image.detach().float().clamp(0, 1) * 255.0)
-            .round()
-            .to(torch.uint8)
-            .permute(0, 2, 3, 1)
-            .cpu()
-            .numpy()
-        )
+        src = (image.detach().float().clamp(0, 1) * 255.0).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
         holes = (keep[:, 0] < 1.0).cpu().numpy().astype(np.uint8)
         out = np.empty(src.shape, dtype=np.float32)
         for i in range(src.shape[0]):

@@ -35,14 +35,10 @@ def check_image_dtype(image: torch.Tensor, name: str = "image") -> None:
     """
     if image.dtype not in SUPPORTED_IMAGE_DTYPES:
         names = ", ".join(str(d).removeprefix("torch.") for d in SUPPORTED_IMAGE_DTYPES)
-        raise TypeError(
-            f"{name}: expected dtype one of ({names}), got {str(image.dtype).removeprefix('torch.')}"
-        )
+        raise TypeError(f"{name}: expected dtype one of ({names}), got {str(image.dtype).removeprefix('torch.')}")
 
 
-def to_unit_float(
-    image: torch.Tensor, name: str = "image", dtype: torch.dtype = torch.float32
-) -> torch.Tensor:
+def to_unit_float(image: torch.Tensor, name: str = "image", dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Return ``image`` as a float tensor in [0, 1], checking the range of float input.
 
     Args:

@@ -35,9 +35,7 @@ def _role_weight(label: object, role: object) -> float:
             )
         return ROLE_WEIGHTS[role]
     if isinstance(role, bool) or not isinstance(role, (int, float)):
-        raise ValueError(
-            f"roles: expected 'keep', 'resample' or a weight in [0, 1] for label {label!r}, got {role!r}"
-        )
+        raise ValueError(f"roles: expected 'keep', 'resample' or a weight in [0, 1] for label {label!r}, got {role!r}")
     weight = float(role)
     if not (0.0 <= weight <= 1.0):
         raise ValueError(f"roles: expected a weight in [0, 1] for label {label!r}, got {role!r}")
@@ -106,9 +104,7 @@ class RoleSpec:
             if isinstance(values, (int, float)) and not isinstance(values, bool):
                 values = (values,)
             if not isinstance(values, Sequence) or isinstance(values, str) or not values:
-                raise ValueError(
-                    f"causal_values: expected a non-empty sequence of numbers, got {self.causal_values!r}"
-                )
+                raise ValueError(f"causal_values: expected a non-empty sequence of numbers, got {self.causal_values!r}")
             clean = []
             for v in values:
                 if isinstance(v, bool):
@@ -158,9 +154,7 @@ class RoleSpec:
             if alpha.numel():
                 lo, hi = float(alpha.min()), float(alpha.max())
                 if lo < 0.0 or hi > 1.0:
-                    raise ValueError(
-                        f"{name}: mode 'alpha' expects values in [0, 1], got values in [{lo:g}, {hi:g}]"
-                    )
+                    raise ValueError(f"{name}: mode 'alpha' expects values in [0, 1], got values in [{lo:g}, {hi:g}]")
             return alpha
         return self._labels_keep_map(mask, name)
 

@@ -35,9 +35,7 @@ def derive_seed(*parts: object) -> int:
     return int.from_bytes(digest, "little") & MAX_SEED
 
 
-def draw_seeds(
-    batch_size: int, same_on_batch: bool = False, generator: torch.Generator | None = None
-) -> torch.Tensor:
+def draw_seeds(batch_size: int, same_on_batch: bool = False, generator: torch.Generator | None = None) -> torch.Tensor:
     """Draw per-sample seeds on the CPU from ``generator`` (the global torch RNG by default).
 
     Args:
@@ -58,9 +56,7 @@ def draw_seeds(
     return seeds.expand(batch_size).clone() if same_on_batch else seeds
 
 
-def per_sample_generators(
-    seeds: Sequence[int] | torch.Tensor, device: torch.device | str
-) -> list[torch.Generator]:
+def per_sample_generators(seeds: Sequence[int] | torch.Tensor, device: torch.device | str) -> list[torch.Generator]:
     """One ``torch.Generator`` per seed, on ``device``.
 
     Args:
