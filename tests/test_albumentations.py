@@ -17,7 +17,7 @@ import albumentations as A
 from causal_transforms import list_resamplers
 from causal_transforms.albumentations import CausalResample
 
-BUILTIN = ["noise", "spectral", "swap", "telea"]
+BUILTIN = ["gan", "noise", "spectral", "swap", "telea"]
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def test_shape_dtype_preserved_and_contiguous(shape, dtype, name):
     assert np.array_equal(out[mask == 1], image[mask == 1])
 
 
-@pytest.mark.parametrize("name", ["noise", "spectral", "telea", "swap"])
+@pytest.mark.parametrize("name", BUILTIN)
 def test_uint8_and_float32_agree(name, sample):
     image, mask = sample
     as_float = (image / 255.0).astype(np.float32)

@@ -20,7 +20,7 @@ from causal_transforms import apply_resample, create_resampler
 from causal_transforms.albumentations import CausalResample
 from causal_transforms.core.roles import RoleSpec
 
-BUILTIN = ["noise", "spectral", "swap", "telea"]
+BUILTIN = ["gan", "noise", "spectral", "swap", "telea"]
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
