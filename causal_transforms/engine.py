@@ -116,8 +116,11 @@ def apply_resample(
     single_thread_after_fork()
     check_batch(image, keep, mask_name)
     b = image.shape[0]
-    if seeds.shape != (b,):
-        raise ValueError(f"seeds: expected shape ({b},), got {tuple(seeds.shape)}")
+    if not isinstance(seeds, torch.Tensor) or seeds.dtype not in (torch.int64, torch.int32) or seeds.shape != (b,):
+        got = f"{tuple(seeds.shape)} {seeds.dtype}" if isinstance(seeds, torch.Tensor) else type(seeds).__name__
+        raise TypeError(f"seeds: expected an int64 tensor of shape ({b},), one seed per sample, got {got}")
+    if not keep.is_floating_point() or (keep.numel() and not bool(((keep >= 0) & (keep <= 1)).all())):
+        raise ValueError(f"{mask_name}: expected a keep-map with values in [0, 1] (no NaN), got values outside it")
     if active is not None:
         if active.shape != (b,):
             raise ValueError(f"active: expected shape ({b},), got {tuple(active.shape)}")

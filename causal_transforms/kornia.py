@@ -362,8 +362,11 @@ class RandomCausalResample(K.RandomTransplantation):
         """
         keys = self.data_keys if data_keys is None else _parse_keys(data_keys)
         if len(keys) != len(input):
+            hint = ""
+            if len(input) == 1 and DataKey.MASK in keys:
+                hint = "; the mask is missing: call aug(images, mask), or pass params= from an earlier call"
             raise ValueError(
-                f"data_keys: got {len(keys)} keys {[k.name.lower() for k in keys]} for {len(input)} inputs"
+                f"data_keys: got {len(keys)} keys {[k.name.lower() for k in keys]} for {len(input)} inputs{hint}"
             )
         if params is None:
             if DataKey.INPUT in keys:

@@ -10,6 +10,45 @@ import torch
 __all__ = ["Resampler"]
 
 
+_FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def _range_error(name: str, t: torch.Tensor) -> ValueError | None:
+    if t.numel() == 0:
+        return None
+    finite = bool(torch.isfinite(t).all())
+    lo, hi = float(t.min()), float(t.max())
+    if finite and lo >= 0.0 and hi <= 1.0:
+        return None
+    what = "NaN or infinite values" if not finite else f"values in [{lo:g}, {hi:g}]"
+    return ValueError(f"{name}: expected values in [0, 1], got {what}")
+
+
+def _check_inputs(image: object, keep: object, seeds: object) -> None:
+    if not isinstance(image, torch.Tensor) or image.ndim != 4 or image.dtype not in _FLOATS:
+        got = f"{type(image).__name__}" + (
+            f" of shape {tuple(image.shape)} and dtype {image.dtype}" if isinstance(image, torch.Tensor) else ""
+        )
+        raise TypeError(
+            f"image: expected a float (B, C, H, W) tensor in [0, 1], got {got}; "
+            "to resample uint8 or numpy images use causal_transforms.apply_resample or a transform"
+        )
+    b, _, h, w = image.shape
+    if not isinstance(keep, torch.Tensor) or tuple(keep.shape) != (b, 1, h, w):
+        got = tuple(keep.shape) if isinstance(keep, torch.Tensor) else type(keep).__name__
+        raise ValueError(f"keep: expected a keep-map of shape {(b, 1, h, w)} for image {tuple(image.shape)}, got {got}")
+    if keep.device != image.device:
+        raise ValueError(f"keep: expected a tensor on {image.device} like the image, got one on {keep.device}")
+    if not isinstance(seeds, torch.Tensor) or seeds.dtype not in (torch.int64, torch.int32) or seeds.shape != (b,):
+        is_tensor = isinstance(seeds, torch.Tensor)
+        got = f"shape {tuple(seeds.shape)} and dtype {seeds.dtype}" if is_tensor else type(seeds).__name__
+        raise TypeError(f"seeds: expected an int64 tensor of shape ({b},), one seed per sample, got {got}")
+    for name, t in (("image", image), ("keep", keep)):
+        err = _range_error(name, t)
+        if err is not None:
+            raise err
+
+
 class Resampler(abc.ABC):
     """Produce new content for the non-causal pixels of a batch.
 
@@ -66,14 +105,20 @@ class Resampler(abc.ABC):
         seeds: torch.Tensor,
         donors: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
-        """Call :meth:`generate` and check the shape of what comes back."""
+        """Check the inputs, call :meth:`generate`, and check what comes back.
+
+        Raises:
+            TypeError: ``image`` is not a float tensor, or ``seeds`` not an integer tensor.
+            ValueError: Shapes or devices that do not match, or values outside [0, 1].
+        """
+        _check_inputs(image, keep, seeds)
         out = self.generate(image, keep, seeds, donors)
         if not isinstance(out, torch.Tensor) or out.shape != image.shape:
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise RuntimeError(
                 f"{type(self).__name__}.generate: expected content of shape {tuple(image.shape)}, got {got}"
             )
-        return out
+        return out.to(dtype=image.dtype)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

@@ -65,7 +65,9 @@ def to_unit_float(image: torch.Tensor, name: str = "image", dtype: torch.dtype =
     if image.numel():
         lo, hi = torch.aminmax(image.float() if image.dtype in (torch.float16, torch.bfloat16) else image)
         lo_v, hi_v = float(lo), float(hi)
-        if not (lo_v >= 0.0 and hi_v <= 1.0):  # also false for NaN
+        if lo_v != lo_v or hi_v != hi_v:
+            raise ValueError(f"{name}: expected float values in [0, 1], got NaN values")
+        if not (lo_v >= 0.0 and hi_v <= 1.0):
             raise ValueError(
                 f"{name}: expected float values in [0, 1] (scale uint8 by 1/255 or pass uint8), "
                 f"got values in [{lo_v:g}, {hi_v:g}]"

@@ -86,7 +86,7 @@ class RoleSpec:
         if mode is None:
             mode = "labels" if self.roles is not None else "binary"
         if mode not in _MODES:
-            raise ValueError(f"mode: expected one of {_MODES}, got {mode!r}")
+            raise ValueError(f"mask_mode: expected one of {_MODES}, got {mode!r}")
         object.__setattr__(self, "mode", mode)
         if mode == "labels":
             if not isinstance(self.roles, Mapping) or not self.roles:

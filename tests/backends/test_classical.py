@@ -85,3 +85,36 @@ def test_telea_is_conditional_and_grows_from_the_object():
 def test_bad_options_are_named(name, options):
     with pytest.raises(ValueError, match=r"distribution|radius|resampler_options"):
         ct.create_resampler(name, **options)
+
+
+@pytest.mark.parametrize("name", [*BUILTIN, "gan"])
+def test_direct_calls_validate_their_inputs(name):
+    backend = ct.create_resampler(name)
+    image, keep = _batch(b=2)
+    seeds = torch.tensor([1, 2])
+    with pytest.raises(TypeError, match=r"image: expected a float \(B, C, H, W\) tensor"):
+        backend(image[0], keep[0], seeds[:1])
+    with pytest.raises(TypeError, match="image: expected a float"):
+        backend((image * 255).to(torch.uint8), keep, seeds)
+    with pytest.raises(ValueError, match=r"keep: expected a keep-map of shape \(2, 1, 24, 20\)"):
+        backend(image, keep[..., :10], seeds)
+    with pytest.raises(TypeError, match=r"seeds: expected an int64 tensor of shape \(2,\)"):
+        backend(image, keep, seeds[:1])
+    with pytest.raises(TypeError, match="seeds"):
+        backend(image, keep, [1, 2])
+    with pytest.raises(ValueError, match=r"image: expected values in \[0, 1\]"):
+        backend(image * 3, keep, seeds)
+    out = backend(image.half(), keep.half(), seeds)
+    assert out.dtype == torch.float16, "content comes back in the image's dtype"
+
+
+def test_engine_rejects_nan_keep_and_float_seeds():
+    image, keep = _batch(b=2)
+    bad = keep.clone()
+    bad[0, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match=r"keep-map with values in \[0, 1\]"):
+        ct.apply_resample(image, bad, ct.create_resampler("noise"), torch.tensor([1, 2]))
+    with pytest.raises(ValueError, match=r"keep-map with values in \[0, 1\]"):
+        ct.apply_resample(image, keep * 2, ct.create_resampler("noise"), torch.tensor([1, 2]))
+    with pytest.raises(TypeError, match="seeds"):
+        ct.apply_resample(image, keep, ct.create_resampler("swap"), torch.tensor([1.5, 2.5]))

@@ -61,7 +61,7 @@ def test_non_finite_masks_raise(bad):
 
 
 def test_option_conflicts_are_named():
-    with pytest.raises(ValueError, match="mode"):
+    with pytest.raises(ValueError, match="mask_mode"):
         RoleSpec(mode="soft")
     with pytest.raises(ValueError, match="causal_values"):
         RoleSpec(mode="alpha", causal_values=(1,))
