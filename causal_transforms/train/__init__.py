@@ -11,8 +11,9 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from causal_transforms._lazy import lazy_attributes
 
 __all__ = ["BackgroundCrops", "TrainConfig", "latest_checkpoint", "train"]
 
@@ -29,14 +30,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from causal_transforms.train.loop import latest_checkpoint, train
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'causal_transforms.train' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, globals(), _LAZY)
