@@ -119,8 +119,8 @@ def apply_resample(
     if not isinstance(seeds, torch.Tensor) or seeds.dtype not in (torch.int64, torch.int32) or seeds.shape != (b,):
         got = f"{tuple(seeds.shape)} {seeds.dtype}" if isinstance(seeds, torch.Tensor) else type(seeds).__name__
         raise TypeError(f"seeds: expected an int64 tensor of shape ({b},), one seed per sample, got {got}")
-    if not keep.is_floating_point() or (keep.numel() and not bool(((keep >= 0) & (keep <= 1)).all())):
-        raise ValueError(f"{mask_name}: expected a keep-map with values in [0, 1] (no NaN), got values outside it")
+    if not keep.is_floating_point():
+        raise ValueError(f"{mask_name}: expected a float keep-map with values in [0, 1], got dtype {keep.dtype}")
     if active is not None:
         if active.shape != (b,):
             raise ValueError(f"active: expected shape ({b},), got {tuple(active.shape)}")
@@ -128,11 +128,18 @@ def apply_resample(
     keep = keep.to(torch.float32)
     if feather:
         keep = feather_keep(keep, feather)
-    has_background = (keep < 1.0).flatten(1).any(dim=1)
+    if keep.numel() == 0:
+        return image.clone()
+    # One pass over the keep-map gives the range check (NaN propagates into both extremes), the
+    # samples that have a background to resample, and those with a causal pixel.
+    lo, hi = keep.flatten(1).aminmax(dim=1)
+    if bool(lo.isnan().any()) or float(lo.min()) < 0.0 or float(hi.max()) > 1.0:
+        raise ValueError(f"{mask_name}: expected a keep-map with values in [0, 1] (no NaN), got values outside it")
+    has_background = lo < 1.0
     selected = has_background if active is None else has_background & active
     if require_causal:
         act = torch.ones(b, dtype=torch.bool, device=keep.device) if active is None else active
-        empty = act & ~(keep > 0).flatten(1).any(dim=1)
+        empty = act & ~(hi > 0)
         if bool(empty.any()):
             raise ValueError(
                 f"{mask_name}: expected at least one causal pixel per sample (require_causal=True), "
@@ -151,7 +158,12 @@ def apply_resample(
         others[index] = False
         if bool(others.any()):
             donors = (to_unit_float(image[others]), keep[others])
-    content = resampler(unit, sub_keep.to(unit.dtype), seeds.cpu()[index.cpu()], donors)
+    sub_seeds = seeds.cpu() if n == b else seeds.cpu()[index.cpu()]
+    # The inputs were validated above (image range by to_unit_float), so the backend's own
+    # input checks are skipped; what it returns is still checked.
+    content = resampler._generate_checked_output(unit, sub_keep.to(unit.dtype), sub_seeds, donors)
+    if n == b:
+        return composite(image, content, keep)
     out = image.clone()
     out[index] = composite(sub_image, content, sub_keep)
     return out

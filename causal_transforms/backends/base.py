@@ -16,11 +16,12 @@ _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 def _range_error(name: str, t: torch.Tensor) -> ValueError | None:
     if t.numel() == 0:
         return None
-    finite = bool(torch.isfinite(t).all())
-    lo, hi = float(t.min()), float(t.max())
-    if finite and lo >= 0.0 and hi <= 1.0:
+    # One pass: NaN propagates into both extremes, and an infinity is out of range anyway.
+    lo_t, hi_t = torch.aminmax(t.float() if t.dtype in (torch.float16, torch.bfloat16) else t)
+    lo, hi = float(lo_t), float(hi_t)
+    if lo >= 0.0 and hi <= 1.0:
         return None
-    what = "NaN or infinite values" if not finite else f"values in [{lo:g}, {hi:g}]"
+    what = "NaN values" if lo != lo or hi != hi else f"values in [{lo:g}, {hi:g}]"
     return ValueError(f"{name}: expected values in [0, 1], got {what}")
 
 
@@ -112,6 +113,16 @@ class Resampler(abc.ABC):
             ValueError: Shapes or devices that do not match, or values outside [0, 1].
         """
         _check_inputs(image, keep, seeds)
+        return self._generate_checked_output(image, keep, seeds, donors)
+
+    def _generate_checked_output(
+        self,
+        image: torch.Tensor,
+        keep: torch.Tensor,
+        seeds: torch.Tensor,
+        donors: tuple[torch.Tensor, torch.Tensor] | None,
+    ) -> torch.Tensor:
+        """:meth:`generate` on inputs the caller has already validated; the output is still checked."""
         out = self.generate(image, keep, seeds, donors)
         if not isinstance(out, torch.Tensor) or out.shape != image.shape:
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__

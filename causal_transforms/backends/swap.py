@@ -40,10 +40,11 @@ class SwapResampler(Resampler):
                 pool_keep = F.interpolate(pool_keep, size=image.shape[-2:], mode="bilinear", align_corners=False)
             index = torch.tensor([v % pool.shape[0] for v in s], device=image.device)
             return fill_holes(pool[index], (1.0 - pool_keep[index]).clamp_min(0)).clamp(0, 1)
+        # The fill is a convex combination of pixels in [0, 1]: no clamp needed.
         background = fill_holes(image, (1.0 - keep).clamp_min(0))
         if b == 1:
             h, w = image.shape[-2:]
             shift = (s[0] % max(h, 1), (s[0] // max(h, 1)) % max(w, 1))
-            return torch.roll(background.flip(-1, -2), shifts=shift, dims=(-2, -1)).clamp(0, 1)
+            return torch.roll(background.flip(-1, -2), shifts=shift, dims=(-2, -1))
         index = torch.tensor([(i + 1 + v % (b - 1)) % b for i, v in enumerate(s)], device=image.device)
-        return background[index].clamp(0, 1)
+        return background[index]

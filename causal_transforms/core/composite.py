@@ -34,6 +34,9 @@ def composite(image: torch.Tensor, generated: torch.Tensor, keep: torch.Tensor) 
     compute = torch.float64 if image.dtype == torch.float64 else torch.float32
     k = keep.to(device=image.device, dtype=compute)
     gen = generated.to(device=image.device, dtype=compute)
+    if not bool(((k > 0.0) & (k < 1.0)).any()):
+        # A binary keep-map (the usual case): no blending, the content goes where keep is 0.
+        return torch.where(k >= 1.0, image, from_unit_float(gen, image.dtype))
     src = image.to(compute) / 255.0 if image.dtype == torch.uint8 else image.to(compute)
-    blended = from_unit_float(k * src + (1.0 - k) * gen, image.dtype)
+    blended = from_unit_float(torch.lerp(gen, src, k), image.dtype)
     return torch.where(k >= 1.0, image, blended)

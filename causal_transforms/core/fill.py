@@ -41,7 +41,11 @@ def fill_holes(image: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> 
         w = F.avg_pool2d(w, 2, ceil_mode=True, count_include_pad=False)
     x, w = levels[-1]
     filled = torch.where(w > eps, x / w.clamp_min(eps), torch.full_like(x, 0.5))
-    for x, w in reversed(levels[:-1]):
+    for x, w in reversed(levels[1:-1]):
         up = F.interpolate(filled, size=x.shape[-2:], mode="bilinear", align_corners=False)
         filled = torch.where(w > eps, x / w.clamp_min(eps), up)
-    return filled
+    if len(levels) == 1:
+        return filled
+    # Full resolution: known pixels are the image itself (x / w would only add rounding).
+    up = F.interpolate(filled, size=image.shape[-2:], mode="bilinear", align_corners=False)
+    return torch.where(weight > eps, image.to(up.dtype), up)

@@ -76,9 +76,10 @@ def test_same_seed_same_output_different_seeds_differ(generator):
 def test_generator_output_independent_of_batch_composition(generator):
     full = generator.generate(torch.tensor([4, 5, 6]), 24, 40)
     single = generator.generate(torch.tensor([5]), 24, 40)
-    torch.testing.assert_close(full[1:2], single, atol=1e-6, rtol=0)
+    # Not bit-equal: oneDNN may block the convolution differently for another batch size (seen on AVX2).
+    torch.testing.assert_close(full[1:2], single, atol=1e-5, rtol=0)
     swapped = generator.generate(torch.tensor([6, 5]), 24, 40)
-    torch.testing.assert_close(swapped[1:2], single, atol=1e-6, rtol=0)
+    torch.testing.assert_close(swapped[1:2], single, atol=1e-5, rtol=0)
 
 
 def test_noise_depends_only_on_seed_and_size(generator):

@@ -1,0 +1,583 @@
+"""Throughput: every figure a ratio against a peer measured in the same process and run.
+
+Sections (medians over repeats; real bird photos with their masks as input):
+
+* ``albumentations``: per image on the CPU at 64, 256 and 512 px, uint8 and float32:
+  ``CausalResample`` with each resampler against ``A.MaskDropout`` (its closest built-in,
+  filling with OpenCV's Telea inpainting), against ``A.CoarseDropout`` (a cheap reference), and
+  against a bare call of the same backend (tensor in, composite, array out: the wrapper's cost).
+* ``kornia``: batches of 8 and 32 at 256 px: ``RandomCausalResample("swap")`` against
+  ``kornia.augmentation.RandomTransplantation`` on the same batch; the GAN through the transform
+  against the bare generator forward; p = 0.5 against p = 1 (work must scale with p).
+* ``end_to_end``: images per second of a real DataLoader (2 workers) feeding a training loop,
+  with and without ``CausalResample(p=0.5)``.
+* ``limit``: the generator's FLOPs per image against the machine's measured peak (a large
+  matmul and a large convolution, measured in the same run).
+* ``memory``: peak resident memory added by each path, each measured in a fresh process.
+
+Usage:
+    python benchmarks/throughput.py            # under 10 minutes on 2 CPU cores
+    python benchmarks/throughput.py --quick    # about a minute; fewer sizes and repeats
+    python benchmarks/throughput.py --device cuda   # the Kornia and generator sections on a GPU
+
+Writes benchmarks/results/throughput[_quick|_cuda].json and .png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+import cv2
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS, machine, write_json
+
+RESAMPLERS = ("noise", "spectral", "swap", "telea", "gan")
+
+
+# ----------------------------------------------------------------------------- timing
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def median_time(fn: Callable[[], Any], device: torch.device, min_time: float, repeats: int) -> float:
+    """Median seconds per call over ``repeats`` rounds of at least ``min_time`` seconds each."""
+    fn()  # warm-up: models built, caches filled
+    sync(device)
+    t0 = time.perf_counter()
+    fn()
+    sync(device)
+    once = max(time.perf_counter() - t0, 1e-6)
+    number = max(1, int(min_time / once))
+    rounds = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        sync(device)
+        rounds.append((time.perf_counter() - t0) / number)
+    return statistics.median(rounds)
+
+
+def paired(fns: dict[str, Callable[[], Any]], device: torch.device, min_time: float, repeats: int) -> dict:
+    """Time several callables interleaved round by round, so drift hits all of them alike."""
+    for fn in fns.values():
+        fn()
+    sync(device)
+    numbers = {}
+    for name, fn in fns.items():
+        t0 = time.perf_counter()
+        fn()
+        sync(device)
+        numbers[name] = max(1, int(min_time / max(time.perf_counter() - t0, 1e-6)))
+    rounds: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            for _ in range(numbers[name]):
+                fn()
+            sync(device)
+            rounds[name].append((time.perf_counter() - t0) / numbers[name])
+    return {name: statistics.median(v) for name, v in rounds.items()}
+
+
+# ----------------------------------------------------------------------------- inputs
+def real_inputs(size: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` real birds on real photos at ``size`` px: uint8 RGB images and binary masks."""
+    from causal_transforms.data.tuxbirds import sample_set
+
+    samples = sample_set(n, size=size)
+    return np.stack([s.image for s in samples]), np.stack([s.mask for s in samples])
+
+
+# ----------------------------------------------------------------------------- albumentations
+def bare_call(name: str, image: np.ndarray, mask: np.ndarray, donor: tuple[np.ndarray, np.ndarray]) -> Callable:
+    """The same backend without the transform: tensor in, generate, composite, array out."""
+    from causal_transforms.core.composite import composite
+    from causal_transforms.registry import get_resampler
+
+    backend = get_resampler(name)
+    seeds = torch.tensor([7])
+    donor_t = torch.from_numpy(donor[0]).permute(2, 0, 1)[None].float().div(255.0)
+    donor_k = torch.from_numpy((donor[1] > 0).astype(np.float32))[None, None]
+    donors = (donor_t, donor_k) if backend.uses_batch else None
+
+    def run() -> np.ndarray:
+        x = torch.from_numpy(image).permute(2, 0, 1)[None]
+        keep = torch.from_numpy(mask)[None, None].gt(0).float()
+        unit = x.float().div(255.0) if x.dtype == torch.uint8 else x
+        content = backend.generate(unit, keep, seeds, donors)
+        return composite(x, content, keep)[0].permute(1, 2, 0).numpy()
+
+    return run
+
+
+def albumentations_section(sizes: list[int], min_time: float, repeats: int) -> list[dict]:
+    import albumentations as A
+
+    from causal_transforms.albumentations import CausalResample
+
+    rows = []
+    broken: dict[str, str] = {}
+    cpu = torch.device("cpu")
+    for size in sizes:
+        images, masks = real_inputs(size, 2)
+        for dtype in ("uint8", "float32"):
+            image = images[0] if dtype == "uint8" else images[0].astype(np.float32) / 255.0
+            donor = (images[1], masks[1])
+            mask = masks[0]
+            peers = {
+                "MaskDropout": A.MaskDropout(max_objects=1, fill=0, p=1.0),
+                "CoarseDropout": A.CoarseDropout(num_holes_range=(4, 8), fill="random", p=1.0),
+            }
+            if dtype == "uint8":
+                telea = A.MaskDropout(max_objects=1, fill="inpaint_telea", p=1.0)
+                try:
+                    telea(image=image, mask=mask)
+                    peers["MaskDropout(inpaint_telea)"] = telea
+                except cv2.error as exc:  # Albumentations 2.0.8 passes the fill's name where OpenCV 5 wants a flag
+                    broken["MaskDropout(inpaint_telea)"] = str(exc).splitlines()[0]
+            peer_times = paired(
+                {k: partial(call_transform, t, image, mask) for k, t in peers.items()}, cpu, min_time, repeats
+            )
+            for name in RESAMPLERS:
+                transform = CausalResample(name, p=1.0)
+                transform.set_random_seed(0)
+                if transform._uses_batch:  # fill the donor bank, as a pipeline would after one image
+                    transform(image=donor[0] if dtype == "uint8" else donor[0].astype(np.float32) / 255, mask=donor[1])
+                bare = bare_call(name, image, mask, donor)
+                reps = max(3, repeats if name != "gan" or size < 512 else 3)
+                times = paired(
+                    {"ours": partial(call_transform, transform, image, mask), "bare": bare}, cpu, min_time, reps
+                )
+                row = {
+                    "size": size,
+                    "dtype": dtype,
+                    "resampler": name,
+                    "ours_ms": 1000 * times["ours"],
+                    "bare_ms": 1000 * times["bare"],
+                    "wrapper_ratio": times["ours"] / times["bare"],
+                }
+                for peer, t in peer_times.items():
+                    row[f"{peer}_ms"] = 1000 * t
+                    row[f"vs_{peer}"] = times["ours"] / t
+                rows.append(row)
+                print(
+                    f"  A {size:4d}px {dtype:7s} {name:8s} ours {row['ours_ms']:8.2f} ms  bare {row['bare_ms']:8.2f} ms"
+                    f"  wrapper x{row['wrapper_ratio']:.3f}  vs CoarseDropout x{row['vs_CoarseDropout']:.1f}",
+                    flush=True,
+                )
+    return {"rows": rows, "peer_failures": broken}
+
+
+def call_transform(transform, image: np.ndarray, mask: np.ndarray) -> dict:
+    return transform(image=image, mask=mask)
+
+
+# ----------------------------------------------------------------------------- kornia
+def kornia_section(batches: list[int], size: int, device: torch.device, min_time: float, repeats: int) -> list[dict]:
+    import kornia.augmentation as K
+
+    from causal_transforms.kornia import RandomCausalResample
+    from causal_transforms.registry import get_resampler
+
+    rows = []
+    base_images, base_masks = real_inputs(size, 8)
+    for batch in batches:
+        idx = np.arange(batch) % len(base_images)
+        image = torch.from_numpy(base_images[idx]).permute(0, 3, 1, 2).float().div(255.0).to(device)
+        mask = torch.from_numpy(base_masks[idx]).float()[:, None].to(device)
+        transplant = K.RandomTransplantation(p=1.0)
+        swap1 = RandomCausalResample("swap", p=1.0)
+        swap05 = RandomCausalResample("swap", p=0.5)
+        times = paired(
+            {
+                "RandomTransplantation": partial(transplant, image, mask),
+                "swap_p1": partial(swap1, image, mask),
+                "swap_p0.5": partial(swap05, image, mask),
+            },
+            device,
+            min_time,
+            repeats,
+        )
+        row = {
+            "batch": batch,
+            "size": size,
+            "device": str(device),
+            "RandomTransplantation_ms": 1000 * times["RandomTransplantation"],
+            "swap_p1_ms": 1000 * times["swap_p1"],
+            "swap_p0.5_ms": 1000 * times["swap_p0.5"],
+            "swap_vs_RandomTransplantation": times["swap_p1"] / times["RandomTransplantation"],
+            "swap_p0.5_vs_p1": times["swap_p0.5"] / times["swap_p1"],
+        }
+        if batch <= 8 or device.type == "cuda":
+            gan = get_resampler("gan")
+            gan1 = RandomCausalResample("gan", p=1.0)
+            gan05 = RandomCausalResample("gan", p=0.5)
+            seeds = torch.arange(batch)
+            gtimes = paired(
+                {
+                    "generator": partial(gan.draw, seeds, size, size, device),
+                    "gan_p1": partial(gan1, image, mask),
+                    "gan_p0.5": partial(gan05, image, mask),
+                },
+                device,
+                min_time,
+                max(3, repeats // 2),
+            )
+            row.update(
+                {
+                    "generator_ms": 1000 * gtimes["generator"],
+                    "gan_p1_ms": 1000 * gtimes["gan_p1"],
+                    "gan_p0.5_ms": 1000 * gtimes["gan_p0.5"],
+                    "gan_vs_generator": gtimes["gan_p1"] / gtimes["generator"],
+                    "gan_p0.5_vs_p1": gtimes["gan_p0.5"] / gtimes["gan_p1"],
+                }
+            )
+        rows.append(row)
+        print("  K " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
+    return rows
+
+
+# ----------------------------------------------------------------------------- end to end
+class _Photos(torch.utils.data.Dataset):
+    def __init__(self, images: np.ndarray, masks: np.ndarray, transform) -> None:
+        self.images, self.masks, self.transform = images, masks, transform
+
+    def __len__(self) -> int:
+        return 4 * len(self.images)
+
+    def __getitem__(self, i: int):
+        j = i % len(self.images)
+        out = self.transform(image=self.images[j], mask=self.masks[j])
+        return torch.from_numpy(out["image"]).permute(2, 0, 1).float().div(255.0), int(j % 2)
+
+
+def end_to_end_section(size: int, resamplers: list[str], batches: int) -> dict:
+    import albumentations as A
+
+    from causal_transforms.albumentations import CausalResample
+
+    images, masks = real_inputs(size, 32)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 16, 3, stride=2, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(16, 32, 3, stride=2, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(32, 2),
+    )
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    result = {"size": size, "batch_size": 16, "workers": 2, "batches": batches}
+    arms = {"baseline": [A.HorizontalFlip(p=0.5)]}
+    for name in resamplers:
+        arms[f"CausalResample({name}, p=0.5)"] = [A.HorizontalFlip(p=0.5), CausalResample(name, p=0.5)]
+    for arm, transforms in arms.items():
+        loader = torch.utils.data.DataLoader(
+            _Photos(images, masks, A.Compose(transforms, seed=0)),
+            batch_size=16,
+            shuffle=True,
+            num_workers=2,
+            persistent_workers=True,
+            generator=torch.Generator().manual_seed(0),
+        )
+        rates = []
+        for _ in range(2):  # the first epoch starts the workers and builds models; the second is timed
+            seen, t0 = 0, time.perf_counter()
+            for i, (x, y) in enumerate(loader):
+                loss = torch.nn.functional.cross_entropy(model(x), y)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                seen += x.shape[0]
+                if i + 1 >= batches:
+                    break
+            rates.append(seen / (time.perf_counter() - t0))
+        del loader
+        result[f"{arm}_images_per_s"] = rates[-1]
+        print(f"  E {arm}: {rates[-1]:.1f} images/s", flush=True)
+    for name in resamplers:
+        result[f"{name}_vs_baseline"] = (
+            result[f"CausalResample({name}, p=0.5)_images_per_s"] / result["baseline_images_per_s"]
+        )
+    return result
+
+
+# ----------------------------------------------------------------------------- the physical limit
+def limit_section(size: int, device: torch.device, min_time: float, repeats: int) -> dict:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from causal_transforms.backends.gan.model import resolve_precision
+    from causal_transforms.registry import get_resampler
+
+    gan = get_resampler("gan")
+    dtype, channels_last = resolve_precision("auto", device)
+    dtype = dtype or torch.float32
+    n = 2048 if device.type == "cpu" else 8192
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    t_mm = median_time(lambda: a @ b, device, min_time, repeats)
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1).to(device, dtype).eval().requires_grad_(False)
+    x = torch.randn(4 if device.type == "cpu" else 32, 64, 128, 128, device=device, dtype=dtype)
+    if channels_last:
+        conv = conv.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    with FlopCounterMode(display=False) as counter:
+        conv(x)
+    conv_flops = counter.get_total_flops()
+    t_conv = median_time(lambda: conv(x), device, min_time, repeats)
+    batch = 8 if device.type == "cpu" else 32
+    seeds = torch.arange(batch)
+    model = gan._model_for(device, dtype, channels_last)
+    style, local = model.sample_noise(seeds[:1], size, size, device)
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        model(style.to(dtype), local.to(dtype), size, size)
+    gen_flops = counter.get_total_flops()
+    t_gen = median_time(lambda: gan.draw(seeds, size, size, device), device, min_time, max(3, repeats // 2)) / batch
+    result = {
+        "device": str(device),
+        "dtype": str(dtype),
+        "channels_last": channels_last,
+        "threads": torch.get_num_threads(),
+        "matmul_gflops": 2 * n**3 / t_mm / 1e9,
+        "conv_gflops": conv_flops / t_conv / 1e9,
+        "generator_gflop_per_image": gen_flops / 1e9,
+        "generator_ms_per_image": 1000 * t_gen,
+        "generator_gflops": gen_flops / t_gen / 1e9,
+        "size": size,
+    }
+    result["percent_of_matmul_peak"] = 100 * result["generator_gflops"] / result["matmul_gflops"]
+    result["percent_of_conv_peak"] = 100 * result["generator_gflops"] / result["conv_gflops"]
+    print("  L " + ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in result.items()))
+    return result
+
+
+# ----------------------------------------------------------------------------- memory
+MEMORY_PATHS = {
+    "albumentations CausalResample(spectral) 512px": "a_spectral",
+    "albumentations CausalResample(gan) 512px": "a_gan",
+    "albumentations MaskDropout(inpaint_telea) 512px": "a_maskdropout",
+    "kornia RandomCausalResample(swap) 32x256px": "k_swap",
+    "kornia RandomTransplantation 32x256px": "k_transplant",
+    "kornia RandomCausalResample(gan) 8x256px": "k_gan",
+}
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kilobytes
+
+
+def memory_probe(path: str) -> None:
+    """Run one path in this (fresh) process and print the peak RSS it added, in MB."""
+    import albumentations as A
+    import kornia.augmentation as K
+
+    from causal_transforms.albumentations import CausalResample
+    from causal_transforms.kornia import RandomCausalResample
+
+    if path.startswith("a_"):
+        images, masks = real_inputs(512, 2)
+        transform = {
+            "a_spectral": lambda: CausalResample("spectral", p=1.0),
+            "a_gan": lambda: CausalResample("gan", p=1.0),
+            "a_maskdropout": lambda: A.MaskDropout(max_objects=1, fill="inpaint_telea", p=1.0),
+        }[path]()
+        inputs = [(images[0], masks[0])]
+        call = lambda: transform(image=inputs[0][0], mask=inputs[0][1])  # noqa: E731
+    else:
+        base, base_masks = real_inputs(256, 8)
+        batch = 8 if path == "k_gan" else 32
+        idx = np.arange(batch) % 8
+        image = torch.from_numpy(base[idx]).permute(0, 3, 1, 2).float().div(255.0)
+        mask = torch.from_numpy(base_masks[idx]).float()[:, None]
+        transform = {
+            "k_swap": lambda: RandomCausalResample("swap", p=1.0),
+            "k_transplant": lambda: K.RandomTransplantation(p=1.0),
+            "k_gan": lambda: RandomCausalResample("gan", p=1.0),
+        }[path]()
+        call = lambda: transform(image, mask)  # noqa: E731
+    before = _peak_rss_mb()
+    for _ in range(3):
+        call()
+    print(json.dumps({"path": path, "baseline_mb": before, "peak_added_mb": _peak_rss_mb() - before}))
+
+
+def memory_section() -> dict:
+    result = {}
+    for label, key in MEMORY_PATHS.items():
+        proc = subprocess.run(
+            [sys.executable, __file__, "--memory-probe", key], capture_output=True, text=True, check=False
+        )
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+        if proc.returncode != 0 or not lines:
+            raise RuntimeError(f"memory probe {key} failed:\n{proc.stderr[-2000:]}")
+        data = json.loads(lines[-1])
+        result[label] = data["peak_added_mb"]
+        print(f"  M {label}: +{data['peak_added_mb']:.1f} MB peak RSS", flush=True)
+    return result
+
+
+# ----------------------------------------------------------------------------- report
+def goals(payload: dict) -> dict:
+    out = {}
+    if payload.get("albumentations"):
+        worst = max(payload["albumentations"]["rows"], key=lambda r: r["wrapper_ratio"])
+        out["wrapper_vs_bare_max"] = {
+            "value": worst["wrapper_ratio"],
+            "goal": "<= 1.10",
+            "met": worst["wrapper_ratio"] <= 1.10,
+            "where": f"{worst['resampler']} {worst['size']}px {worst['dtype']}",
+        }
+    if payload.get("kornia"):
+        swap = max(r["swap_vs_RandomTransplantation"] for r in payload["kornia"])
+        half = max(r["swap_p0.5_vs_p1"] for r in payload["kornia"])
+        out["swap_vs_RandomTransplantation_max"] = {"value": swap, "goal": "<= 1.0", "met": swap <= 1.0}
+        out["p0.5_vs_p1_max"] = {"value": half, "goal": "<= 0.6", "met": half <= 0.6}
+        gan_half = [r["gan_p0.5_vs_p1"] for r in payload["kornia"] if "gan_p0.5_vs_p1" in r]
+        if gan_half:
+            out["gan_p0.5_vs_p1_max"] = {"value": max(gan_half), "goal": "<= 0.6", "met": max(gan_half) <= 0.6}
+    if payload.get("limit"):
+        lim = payload["limit"]
+        out["generator_percent_of_peak"] = {
+            "value": lim["percent_of_conv_peak"],
+            "of_matmul_peak": lim["percent_of_matmul_peak"],
+            "goal": "stated",
+            "met": True,
+        }
+    return out
+
+
+def plot(payload: dict, path: Path) -> None:
+    try:
+        import matplotlib
+    except ImportError:
+        print("matplotlib is not installed (pip install -e '.[bench]'); no chart written")
+        return
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [p for p in ("albumentations", "kornia") if payload.get(p)]
+    fig, axes = plt.subplots(1, len(panels) + 1, figsize=(6 * (len(panels) + 1), 5.5))
+    axes = np.atleast_1d(axes)
+    ax_i = 0
+    if payload.get("albumentations"):
+        ax = axes[ax_i]
+        ax_i += 1
+        rows = [r for r in payload["albumentations"]["rows"] if r["dtype"] == "uint8"]
+        labels = [f"{r['resampler']} {r['size']}" for r in rows]
+        y = np.arange(len(rows))
+        ax.barh(y - 0.2, [r["wrapper_ratio"] for r in rows], 0.4, label="ours / bare backend")
+        ax.barh(y + 0.2, [r["vs_MaskDropout"] for r in rows], 0.4, label="ours / MaskDropout")
+        ax.axvline(1.10, color="red", ls="--", lw=1, label="goal 1.10 (wrapper)")
+        ax.axvline(1.0, color="black", lw=0.5)
+        ax.set_xscale("log")
+        ax.set_yticks(y, labels, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_title("Albumentations, uint8, per image (time ratio)", fontsize=9)
+        ax.legend(fontsize=7)
+    if payload.get("kornia"):
+        ax = axes[ax_i]
+        ax_i += 1
+        rows = payload["kornia"]
+        names, values = [], []
+        for r in rows:
+            names += [f"swap/RT b{r['batch']}", f"swap p.5/p1 b{r['batch']}"]
+            values += [r["swap_vs_RandomTransplantation"], r["swap_p0.5_vs_p1"]]
+            if "gan_vs_generator" in r:
+                names += [f"gan/generator b{r['batch']}", f"gan p.5/p1 b{r['batch']}"]
+                values += [r["gan_vs_generator"], r["gan_p0.5_vs_p1"]]
+        ax.barh(np.arange(len(values)), values, color="tab:green")
+        ax.set_yticks(np.arange(len(values)), names, fontsize=8)
+        ax.axvline(1.0, color="black", lw=0.5)
+        ax.axvline(0.6, color="red", ls="--", lw=1, label="goal p.5/p1 0.6")
+        ax.invert_yaxis()
+        ax.set_title(f"Kornia, {rows[0]['size']} px, {rows[0]['device']} (time ratio)", fontsize=9)
+        ax.legend(fontsize=7)
+    ax = axes[ax_i]
+    if payload.get("end_to_end"):
+        e2e = payload["end_to_end"]
+        keys = [k for k in e2e if k.endswith("_images_per_s")]
+        ax.barh(np.arange(len(keys)), [e2e[k] for k in keys], color="tab:purple")
+        ax.set_yticks(np.arange(len(keys)), [k.removesuffix("_images_per_s") for k in keys], fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel("images / s (DataLoader, 2 workers, + training step)")
+        ax.set_title(f"End to end at {e2e['size']} px", fontsize=9)
+    fig.suptitle(f"causal_transforms throughput on {payload['machine']['cpu']} ({payload['machine']['cores']} cores)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="64 and 256 px only, fewer repeats")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (cuda: the Kornia and limit sections)")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--min-time", type=float, default=0.25, help="seconds per timing round")
+    parser.add_argument("--sections", nargs="+", default=["albumentations", "kornia", "end_to_end", "limit", "memory"])
+    parser.add_argument("--memory-probe", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.memory_probe:
+        memory_probe(args.memory_probe)
+        return 0
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SystemExit("--device cuda: no CUDA device is available here (torch.cuda.is_available() is False)")
+        args.sections = [s for s in args.sections if s in ("kornia", "limit")]
+    if args.quick:
+        args.repeats, args.min_time = 3, 0.1
+    cv2.setNumThreads(1)
+    t0 = time.perf_counter()
+    payload: dict[str, Any] = {
+        "benchmark": "throughput",
+        "command": "python benchmarks/throughput.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": machine(),
+        "settings": {k: v for k, v in vars(args).items() if k != "memory_probe"},
+    }
+    if "albumentations" in args.sections:
+        print("Albumentations path (CPU, per image)", flush=True)
+        sizes = [64, 256] if args.quick else [64, 256, 512]
+        payload["albumentations"] = albumentations_section(sizes, args.min_time, args.repeats)
+    if "kornia" in args.sections:
+        print(f"Kornia path ({device})", flush=True)
+        payload["kornia"] = kornia_section([8, 32], 256, device, args.min_time, args.repeats)
+    if "end_to_end" in args.sections:
+        print("End to end (DataLoader, 2 workers, training step)", flush=True)
+        payload["end_to_end"] = end_to_end_section(256, ["spectral", "swap", "gan"], 12 if args.quick else 24)
+    if "limit" in args.sections:
+        print("Generator against the machine's peak", flush=True)
+        payload["limit"] = limit_section(256, device, args.min_time, args.repeats)
+    if "memory" in args.sections:
+        print("Peak memory per path (fresh process each)", flush=True)
+        payload["memory_mb"] = memory_section()
+    payload["goals"] = goals(payload)
+    payload["seconds"] = time.perf_counter() - t0
+    stem = "throughput" + ("_quick" if args.quick else "") + ("_cuda" if device.type == "cuda" else "")
+    write_json(f"{stem}.json", payload)
+    plot(payload, RESULTS / f"{stem}.png")
+    print("\nGoals")
+    for name, g in payload["goals"].items():
+        print(f"  {name:36s} {g['value']:8.3f}  goal {g['goal']:8s} {'met' if g['met'] else 'NOT met'}")
+    print(f"total {payload['seconds']:.0f} s; wrote {RESULTS / (stem + '.json')}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
