@@ -115,6 +115,8 @@ def apply_resample(
     """
     single_thread_after_fork()
     check_batch(image, keep, mask_name)
+    if image.is_floating_point():
+        to_unit_float(image)  # the range of every sample, resampled or not, checked once (no copy for float32)
     b = image.shape[0]
     if not isinstance(seeds, torch.Tensor) or seeds.dtype not in (torch.int64, torch.int32) or seeds.shape != (b,):
         got = f"{tuple(seeds.shape)} {seeds.dtype}" if isinstance(seeds, torch.Tensor) else type(seeds).__name__
@@ -126,8 +128,6 @@ def apply_resample(
             raise ValueError(f"active: expected shape ({b},), got {tuple(active.shape)}")
         active = active.to(device=keep.device, dtype=torch.bool)
     keep = keep.to(torch.float32)
-    if feather:
-        keep = feather_keep(keep, feather)
     if keep.numel() == 0:
         return image.clone()
     # One pass over the keep-map gives the range check (NaN propagates into both extremes), the
@@ -135,6 +135,9 @@ def apply_resample(
     lo, hi = keep.flatten(1).aminmax(dim=1)
     if bool(lo.isnan().any()) or float(lo.min()) < 0.0 or float(hi.max()) > 1.0:
         raise ValueError(f"{mask_name}: expected a keep-map with values in [0, 1] (no NaN), got values outside it")
+    if feather:
+        keep = feather_keep(keep, feather)
+        lo = keep.flatten(1).amin(dim=1)
     has_background = lo < 1.0
     selected = has_background if active is None else has_background & active
     if require_causal:
@@ -151,13 +154,13 @@ def apply_resample(
         return image.clone()
     sub_image = image[index] if n < b else image
     sub_keep = keep[index] if n < b else keep
-    unit = to_unit_float(sub_image)
+    unit = to_unit_float(sub_image, check=False)
     if donors is None and resampler.uses_batch and n < b:
         # Donors for a sub-batch: the other samples that have a background to give.
         others = has_background.clone()
         others[index] = False
         if bool(others.any()):
-            donors = (to_unit_float(image[others]), keep[others])
+            donors = (to_unit_float(image[others], check=False), keep[others])
     sub_seeds = seeds.cpu() if n == b else seeds.cpu()[index.cpu()]
     # The inputs were validated above (image range by to_unit_float), so the backend's own
     # input checks are skipped; what it returns is still checked.

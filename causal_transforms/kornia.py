@@ -294,6 +294,11 @@ class RandomCausalResample(K.RandomTransplantation):
             keep = params["keep"]
         else:
             m = _mask_batch(mask)
+            if batch is not None and m.device != batch.device:
+                raise ValueError(
+                    f"mask: expected a tensor on {batch.device} like the input image, got one on {m.device}; "
+                    "move both to one device first (no silent copies between devices)"
+                )
             if batch is not None:
                 b, _, h, w = batch.shape
                 if tuple(m.shape[-2:]) != (h, w):

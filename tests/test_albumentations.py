@@ -274,7 +274,7 @@ def test_clear_errors(sample):
         CausalResample(p=1.0)(image=image.astype(np.int32), mask=mask)
     with pytest.raises(ValueError, match=r"resampler: unknown name 'gan9000'; expected one of \["):
         CausalResample("gan9000")
-    with pytest.raises(ValueError, match=r"labels \[5\] are named in roles but absent"):
+    with pytest.raises(ValueError, match=r"labels \[5\] that are absent"):
         CausalResample(roles={0: "resample", 1: "keep", 5: "keep"}, p=1.0)(image=image, mask=mask)
     with pytest.raises(ValueError, match=r"image: expected float values in \[0, 1\]"):
         CausalResample(p=1.0)(image=image.astype(np.float32), mask=mask)

@@ -16,7 +16,8 @@ Output layout (all paths relative to ``--out``)::
     provenance.json             where each photo came from (sample set only)
 
 Every file is written atomically. A re-run skips variants whose manifest line matches the
-requested settings and whose files exist.
+requested settings and whose files exist, and deletes the temporary files (``.<name>.<random>.tmp``)
+that a run killed in the middle of a write left behind.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +45,8 @@ CONTACT_SHEET = "contact_sheet.png"
 _MAX_DONORS = 8
 _FLUSH_EVERY_S = 2.0
 _SKIP_KEYS = ("resampler", "resampler_options", "seed", "feather", "roles", "source_sha256")
+# The temporaries of ``atomic_write_bytes``: ``tempfile.mkstemp(prefix=".<name>.", suffix=".tmp")``.
+_TEMPORARY = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
 
 
 @dataclass
@@ -312,6 +316,14 @@ def _load_manifest(path: Path) -> list[dict[str, Any]]:
     return records
 
 
+def _remove_temporaries(out: Path) -> None:
+    """Delete the temporaries that a killed run (SIGKILL, power loss) left in the output folders."""
+    for folder in (out, out / "sources", out / "variants", out / "masks"):
+        for path in folder.glob(".*.tmp"):
+            if _TEMPORARY.match(path.name) and path.is_file():
+                path.unlink(missing_ok=True)
+
+
 def _manifest_text(records: dict[tuple[str, int], dict[str, Any]]) -> bytes:
     return "".join(json.dumps(r, sort_keys=True) + "\n" for r in records.values()).encode("utf-8")
 
@@ -422,6 +434,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out).expanduser()
     for sub in ("sources", "variants", "masks"):
         (out / sub).mkdir(parents=True, exist_ok=True)
+    _remove_temporaries(out)
     manifest_path = out / MANIFEST
     records: dict[tuple[str, int], dict[str, Any]] = {}
     for record in _load_manifest(manifest_path):

@@ -38,13 +38,16 @@ def check_image_dtype(image: torch.Tensor, name: str = "image") -> None:
         raise TypeError(f"{name}: expected dtype one of ({names}), got {str(image.dtype).removeprefix('torch.')}")
 
 
-def to_unit_float(image: torch.Tensor, name: str = "image", dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def to_unit_float(
+    image: torch.Tensor, name: str = "image", dtype: torch.dtype = torch.float32, *, check: bool = True
+) -> torch.Tensor:
     """Return ``image`` as a float tensor in [0, 1], checking the range of float input.
 
     Args:
         image: ``uint8`` (0..255) or float in [0, 1].
         name: The argument name to report in errors.
         dtype: The float dtype of the result (``float64`` input stays ``float64``).
+        check: Check the range of float input (skip only when the caller already did).
 
     Returns:
         A new float tensor in [0, 1].
@@ -62,7 +65,7 @@ def to_unit_float(image: torch.Tensor, name: str = "image", dtype: torch.dtype =
     if image.dtype == torch.uint8:
         return image.to(dtype) / 255.0
     out_dtype = torch.float64 if image.dtype == torch.float64 else dtype
-    if image.numel():
+    if check and image.numel():
         lo, hi = torch.aminmax(image.float() if image.dtype in (torch.float16, torch.bfloat16) else image)
         lo_v, hi_v = float(lo), float(hi)
         if lo_v != lo_v or hi_v != hi_v:

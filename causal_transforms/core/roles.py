@@ -154,7 +154,7 @@ class RoleSpec:
             if alpha.numel():
                 lo, hi = float(alpha.min()), float(alpha.max())
                 if lo < 0.0 or hi > 1.0:
-                    raise ValueError(f"{name}: mode 'alpha' expects values in [0, 1], got values in [{lo:g}, {hi:g}]")
+                    raise ValueError(f"{name}: expected values in [0, 1] for mode 'alpha', got values in [{lo:g}, {hi:g}]")
             return alpha
         return self._labels_keep_map(mask, name)
 
@@ -172,8 +172,8 @@ class RoleSpec:
         absent = sorted(known - present)
         if absent and self.strict_roles:
             raise ValueError(
-                f"roles: labels {absent} are named in roles but absent from {name} (labels present: "
-                f"{sorted(present)}); pass strict_roles=False to allow this"
+                f"roles: expected every label named in roles to occur in {name} (strict_roles=True), got labels "
+                f"{absent} that are absent (labels present: {sorted(present)}); pass strict_roles=False to allow this"
             )
         keep = torch.zeros(mask.shape, dtype=torch.float32, device=mask.device)
         labels = mask.to(torch.int64)

@@ -30,7 +30,7 @@ def test_labels_missing_role_names_labels():
 
 def test_roles_naming_absent_labels_raise_unless_relaxed():
     spec = RoleSpec(roles={0: "resample", 1: "keep", 7: "keep"})
-    with pytest.raises(ValueError, match=r"labels \[7\] are named in roles but absent from mask"):
+    with pytest.raises(ValueError, match=r"occur in mask \(strict_roles=True\), got labels \[7\] that are absent"):
         spec.keep_map(torch.tensor([0, 1]))
     relaxed = RoleSpec(roles={0: "resample", 1: "keep", 7: "keep"}, strict_roles=False)
     assert relaxed.keep_map(torch.tensor([0, 1])).tolist() == [0.0, 1.0]
@@ -50,7 +50,7 @@ def test_bad_role_values(role):
 def test_alpha_range_checked_and_uint8_scaled():
     assert RoleSpec(mode="alpha").keep_map(torch.tensor([0, 255], dtype=torch.uint8)).tolist() == [0.0, 1.0]
     assert RoleSpec(mode="alpha").keep_map(torch.tensor([0.5])).tolist() == [0.5]
-    with pytest.raises(ValueError, match=r"mask: mode 'alpha' expects values in \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"mask: expected values in \[0, 1\] for mode 'alpha'"):
         RoleSpec(mode="alpha").keep_map(torch.tensor([1.5]))
 
 
