@@ -149,9 +149,9 @@ def plot(samples: list[dict[str, Any]], fit: dict[str, Any], warmup_images: int,
     ax.axvspan(0, warmup_images, color="grey", alpha=0.15, label="warm-up (not fitted)")
     ax.set_xlabel("images seen")
     ax.set_ylabel("resident memory (MB)")
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(0, 1.35 * max(s["total"] for s in samples) / 2**20)
     ax.set_title(title)
-    ax.legend(fontsize=8, loc="center right")
+    ax.legend(fontsize=8, loc="upper center", ncol=3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -218,9 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         bar.close()
     seconds = time.perf_counter() - t0
-    if not crashes and len(worker_pids) == args.workers:
-        if not rss_samples or rss_samples[-1]["images"] != seen:
-            sample()
+    finished = not rss_samples or rss_samples[-1]["images"] != seen
+    if not crashes and len(worker_pids) == args.workers and finished:
+        sample()  # the last point
     del loader  # shuts the persistent workers down
 
     fit = fit_slope(rss_samples, warmup_images)
@@ -246,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         "flipped": flipped,
         "resampled": resampled,
         "resampled_with_changed_background": changed,
+        "rss_note": "VmRSS in bytes per process; the total counts pages the processes share once per process",
         "rss_samples": rss_samples,
         "rss_slope": fit,
     }

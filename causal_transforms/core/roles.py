@@ -154,7 +154,9 @@ class RoleSpec:
             if alpha.numel():
                 lo, hi = float(alpha.min()), float(alpha.max())
                 if lo < 0.0 or hi > 1.0:
-                    raise ValueError(f"{name}: expected values in [0, 1] for mode 'alpha', got values in [{lo:g}, {hi:g}]")
+                    raise ValueError(
+                        f"{name}: expected values in [0, 1] for mode 'alpha', got values in [{lo:g}, {hi:g}]"
+                    )
             return alpha
         return self._labels_keep_map(mask, name)
 

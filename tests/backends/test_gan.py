@@ -256,17 +256,26 @@ def test_pickle_weights_are_refused_and_never_unpickled(run_dir, tmp_path):
     pickle.loads(pickle.dumps(_Exploit(probe)))
     assert probe.exists()
 
+    # A .pt checkpoint made the way torch.save makes one, carrying the payload: the restricted
+    # unpickler (weights_only=True) refuses it, and we say so naming the file.
+    meta = json.loads((run_dir / "generator.json").read_text())
+    del meta["sha256"]
     evil_pt = tmp_path / "evil.pt"
-    evil_pt.write_bytes(payload)
-    with pytest.raises(ValueError, match=r"refusing to load .*evil\.pt: only \.safetensors"):
+    torch.save({"weight": _Exploit(marker)}, evil_pt)
+    (tmp_path / "evil.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"refusing .*evil\.pt: expected a plain state dict .*UnpicklingError"):
         ct.create_resampler("gan", weights=str(evil_pt))
+    raw_pt = tmp_path / "raw.pt"  # a bare pickle stream with a .pt name
+    raw_pt.write_bytes(payload)
+    (tmp_path / "raw.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"refusing .*raw\.pt: expected a plain state dict"):
+        load_generator(raw_pt)
+    with pytest.raises(ValueError, match=r"refusing to load .*evil\.pkl: expected \.safetensors"):
+        load_generator(tmp_path / "evil.pkl")
 
     # A pickle disguised as safetensors, with a config that carries no checksum.
     disguised = tmp_path / "evil.safetensors"
     disguised.write_bytes(payload)
-    meta = json.loads((run_dir / "generator.json").read_text())
-    del meta["sha256"]
-    (tmp_path / "evil.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match=r"could not read .*evil\.safetensors as safetensors"):
         load_generator(disguised)
 
@@ -281,3 +290,25 @@ def test_pickle_weights_are_refused_and_never_unpickled(run_dir, tmp_path):
     with pytest.raises(ValueError, match="never unpickled"):
         load_generator(other)
     assert not marker.exists(), "a pickle payload was executed"
+
+
+def test_plain_state_dict_pt_loads_and_a_truncated_one_is_named(run_dir, tmp_path):
+    """``.pt``/``.pth`` state dicts load through torch.load(weights_only=True); damage is named."""
+    reference, meta = load_generator(run_dir)
+    del meta["sha256"]
+    good = tmp_path / "gen.pth"
+    torch.save(reference.state_dict(), good)
+    (tmp_path / "gen.json").write_text(json.dumps(meta))
+    loaded, _ = load_generator(good)
+    for name, tensor in reference.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], tensor)
+    truncated = tmp_path / "cut.pt"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    (tmp_path / "cut.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"refusing .*cut\.pt: .*truncated or corrupt"):
+        load_generator(truncated)
+    not_a_state_dict = tmp_path / "list.pt"
+    torch.save([torch.zeros(1)], not_a_state_dict)
+    (tmp_path / "list.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"expected .*list\.pt to hold a state dict"):
+        load_generator(not_a_state_dict)

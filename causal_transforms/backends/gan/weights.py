@@ -1,8 +1,10 @@
 """Pretrained GAN weights: timm-style weight configs, and a safe loader (safetensors + JSON only).
 
-Weights are only ever read with ``safetensors`` (raw tensors, no code) and the architecture
-from a JSON file; pickle-based files (``torch.load``, ``.pt``/``.pth``/``.pkl``) are refused,
-because unpickling can run arbitrary code.
+Weights are read with ``safetensors`` (raw tensors, no code), or from a ``.pt``/``.pth`` state
+dict with ``torch.load(weights_only=True)``, PyTorch's restricted unpickler that builds tensors
+and plain containers only and refuses anything else (a crafted file that would run code is
+refused with a clear error). The architecture always comes from a JSON file next to the weights.
+Other pickle files (``.pkl``, ``.ckpt``, ...) are refused outright.
 
 A directory written by the trainer (``causal-transforms train --out RUN_DIR``) holds
 ``generator.safetensors`` (the EMA generator) and ``generator.json``; a shipped weight set is
@@ -17,6 +19,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from causal_transforms.backends.gan.model import BackgroundGenerator, GeneratorConfig
 
@@ -39,7 +43,8 @@ RUN_DIR_CONFIG = "generator.json"
 #: The ``format`` field of a generator JSON config.
 CONFIG_FORMAT = "causal_transforms.gan.generator"
 
-_PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".tar", ".zip")
+_PICKLE_SUFFIXES = (".pkl", ".pickle", ".ckpt", ".bin", ".tar", ".zip")
+_TORCH_SUFFIXES = (".pt", ".pth")
 
 
 @dataclass(frozen=True)
@@ -141,15 +146,15 @@ def resolve_weights(weights: str | os.PathLike[str] | None) -> tuple[Path, Path,
 
     Args:
         weights: A name from :data:`PRETRAINED`, a run directory written by the trainer, or a
-            ``.safetensors`` file with its ``.json`` config next to it. ``None`` picks the
-            first shipped weight set.
+            ``.safetensors`` (or ``.pt``/``.pth`` state-dict) file with its ``.json`` config
+            next to it. ``None`` picks the first shipped weight set.
 
     Returns:
         The weights file, its JSON config, and the SHA-256 to check (``None`` for user paths).
 
     Raises:
         ValueError: No shipped weights exist yet, an unknown name, a missing path, or a file
-            that is not ``.safetensors`` (pickle files are refused).
+            that is neither ``.safetensors`` nor ``.pt``/``.pth`` (other pickle files are refused).
 
     Example:
         >>> resolve_weights("/no/such/run")  # doctest: +IGNORE_EXCEPTION_DETAIL
@@ -174,11 +179,11 @@ def resolve_weights(weights: str | os.PathLike[str] | None) -> tuple[Path, Path,
         return path / RUN_DIR_WEIGHTS, path / RUN_DIR_CONFIG, None
     if path.suffix.lower() in _PICKLE_SUFFIXES:
         raise ValueError(
-            f"weights: refusing to load {path}: only .safetensors weights are loaded; pickle-based files "
-            "(.pt, .pth, .pkl, .ckpt, ...) can run arbitrary code when loaded. Pass a run directory "
-            "written by `causal-transforms train` or a .safetensors file"
+            f"weights: refusing to load {path}: expected .safetensors (or a .pt/.pth state dict, read with "
+            "torch.load(weights_only=True)); pickle files (.pkl, .ckpt, ...) can run arbitrary code when "
+            "loaded. Pass a run directory written by `causal-transforms train` or a .safetensors file"
         )
-    if path.suffix.lower() == ".safetensors":
+    if path.suffix.lower() in (".safetensors", *_TORCH_SUFFIXES):
         if not path.is_file():
             raise ValueError(f"weights: no such file {path}")
         return path, path.with_suffix(".json"), None
@@ -189,8 +194,8 @@ def resolve_weights(weights: str | os.PathLike[str] | None) -> tuple[Path, Path,
             "run directory or .safetensors file"
         )
     raise ValueError(
-        f"weights: refusing to load {path}: expected a run directory or a .safetensors file "
-        "(weights are only read with safetensors, never unpickled)"
+        f"weights: refusing to load {path}: expected a run directory, a .safetensors file or a .pt/.pth "
+        "state dict (weights are never unpickled beyond torch.load(weights_only=True))"
     )
 
 
@@ -258,20 +263,7 @@ def load_generator(
         config = GeneratorConfig.from_dict(meta["generator"])
     except (TypeError, ValueError) as exc:
         raise ValueError(f"weights: invalid generator config in {config_path}: {exc}") from exc
-    try:
-        from safetensors.torch import load_file
-    except ImportError as exc:  # pragma: no cover - safetensors is a dependency of the GAN backend
-        raise ImportError(
-            "the GAN backend reads weights with safetensors: pip install 'causal-transforms[train]' "
-            "(or pip install safetensors)"
-        ) from exc
-    try:
-        state = load_file(str(weights_path), device="cpu")
-    except Exception as exc:  # SafetensorError, OSError, ...: always name the file
-        raise ValueError(
-            f"weights: could not read {weights_path} as safetensors (truncated, corrupt, or not a "
-            f"safetensors file): {type(exc).__name__}: {exc}"
-        ) from exc
+    state = _read_state_dict(weights_path)
     generator = BackgroundGenerator(config)
     try:
         generator.load_state_dict(state, strict=True)
@@ -279,6 +271,38 @@ def load_generator(
         raise ValueError(f"weights: {weights_path} does not fit the config in {config_path}: {exc}") from exc
     generator.eval().requires_grad_(False)
     return generator, meta
+
+
+def _read_state_dict(weights_path: Path) -> dict[str, torch.Tensor]:
+    """Tensors from a safetensors file, or from a ``.pt``/``.pth`` with the restricted unpickler."""
+    if weights_path.suffix.lower() in _TORCH_SUFFIXES:
+        try:
+            state = torch.load(weights_path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # UnpicklingError for code, RuntimeError/EOFError for damage
+            raise ValueError(
+                f"weights: refusing {weights_path}: expected a plain state dict that "
+                "torch.load(weights_only=True) can read (tensors and containers only); it was refused "
+                f"(a pickle that would run code, or a truncated or corrupt file): {type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''}"
+            ) from exc
+        if not isinstance(state, dict) or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+        ):
+            raise ValueError(
+                f"weights: expected {weights_path} to hold a state dict {{name: tensor}}, got {type(state).__name__}"
+            )
+        return state
+    try:
+        from safetensors.torch import load_file
+    except ImportError as exc:  # pragma: no cover - safetensors is a core dependency
+        raise ImportError("the GAN backend reads weights with safetensors: pip install safetensors") from exc
+    try:
+        return load_file(str(weights_path), device="cpu")
+    except Exception as exc:  # SafetensorError, OSError, ...: always name the file
+        raise ValueError(
+            f"weights: could not read {weights_path} as safetensors (truncated, corrupt, or not a "
+            f"safetensors file): {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def save_generator(
