@@ -26,9 +26,10 @@ import albumentations as A
 from albumentations.core.transforms_interface import BaseTransformInitSchema
 from pydantic import Field, field_validator
 
+from causal_transforms.core.devices import single_thread_after_fork
 from causal_transforms.core.roles import RoleSpec
 from causal_transforms.core.seeding import MAX_SEED, derive_seed
-from causal_transforms.engine import apply_resample, single_thread_after_fork
+from causal_transforms.engine import apply_resample
 from causal_transforms.registry import get_resampler, list_resamplers
 
 __all__ = ["CausalResample"]

@@ -6,38 +6,15 @@ inputs into ``(B, C, H, W)`` tensors and where the seeds come from.
 
 from __future__ import annotations
 
-import os
-
 import torch
 
 from causal_transforms.backends.base import Resampler
 from causal_transforms.core.composite import composite
+from causal_transforms.core.devices import check_device, single_thread_after_fork
 from causal_transforms.core.feather import feather_keep
 from causal_transforms.core.ranges import check_image_dtype, to_unit_float
 
 __all__ = ["apply_resample", "check_batch"]
-
-_forked_child = False
-
-
-def _mark_forked_child() -> None:
-    global _forked_child
-    _forked_child = True
-
-
-# A forked child (a process pool, a DataLoader worker) inherits torch's OpenMP state but not its
-# threads; the first parallel op can then hang. DataLoader workers avoid this with one thread,
-# and so do we, in any forked child that runs a resample.
-os.register_at_fork(after_in_child=_mark_forked_child)
-
-
-def single_thread_after_fork() -> None:
-    """In a forked child, drop torch to one intra-op thread before the first op (see above)."""
-    global _forked_child
-    if _forked_child:
-        _forked_child = False
-        if torch.get_num_threads() > 1:
-            torch.set_num_threads(1)
 
 
 def check_batch(image: torch.Tensor, keep: torch.Tensor, mask_name: str = "mask") -> None:
@@ -114,6 +91,8 @@ def apply_resample(
 
     """
     single_thread_after_fork()
+    if isinstance(image, torch.Tensor) and image.device.type == "cuda":
+        check_device(image.device, "image")
     check_batch(image, keep, mask_name)
     if image.is_floating_point():
         to_unit_float(image)  # the range of every sample, resampled or not, checked once (no copy for float32)

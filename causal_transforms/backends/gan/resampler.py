@@ -11,6 +11,7 @@ import torch
 from causal_transforms.backends.base import Resampler
 from causal_transforms.backends.gan.model import PRECISIONS, BackgroundGenerator, resolve_precision
 from causal_transforms.backends.gan.weights import load_generator
+from causal_transforms.core.devices import check_device
 
 __all__ = ["GANResampler"]
 
@@ -117,7 +118,7 @@ class GANResampler(Resampler):
             >>> GANResampler(weights=run).draw(torch.tensor([3]), 5, 6).shape
             torch.Size([1, 3, 5, 6])
         """
-        device = torch.device(device)
+        device = check_device(device)
         dtype, channels_last = resolve_precision(self.precision, device)
         dtype = dtype or torch.float32
         model = self._model_for(device, dtype, channels_last)
