@@ -201,8 +201,9 @@ def kornia_section(batches: list[int], size: int, device: torch.device, min_time
     base_images, base_masks = real_inputs(size, 8)
     for batch in batches:
         idx = np.arange(batch) % len(base_images)
-        image = torch.from_numpy(base_images[idx]).permute(0, 3, 1, 2).float().div(255.0).to(device)
-        mask = torch.from_numpy(base_masks[idx]).float()[:, None].to(device)
+        # NCHW contiguous, as a DataLoader's default collate of CHW tensors delivers it.
+        image = torch.from_numpy(base_images[idx]).permute(0, 3, 1, 2).float().div(255.0).contiguous().to(device)
+        mask = torch.from_numpy(base_masks[idx]).float()[:, None].contiguous().to(device)
         transplant = K.RandomTransplantation(p=1.0)
         swap1 = RandomCausalResample("swap", p=1.0)
         swap05 = RandomCausalResample("swap", p=0.5)

@@ -324,6 +324,7 @@ class CausalResample(A.DualTransform):
             donors=donors,
             require_causal=self.require_causal,
             mask_name=self._mask_name(),
+            binary_keep=self._role_spec.mode == "binary",
         )
         return _tensor_to_image(out, img)
 
@@ -345,6 +346,7 @@ class CausalResample(A.DualTransform):
             feather=self.feather,
             require_causal=self.require_causal,
             mask_name="masks",
+            binary_keep=self._role_spec.mode == "binary",
         )
         arr = out.permute(0, 2, 3, 1).numpy()
         first = np.asarray(images[0])

@@ -59,6 +59,7 @@ def apply_resample(
     donors: tuple[torch.Tensor, torch.Tensor] | None = None,
     require_causal: bool = False,
     mask_name: str = "mask",
+    binary_keep: bool | None = None,
 ) -> torch.Tensor:
     """Resample the non-causal pixels of the ``active`` samples of a batch.
 
@@ -75,6 +76,8 @@ def apply_resample(
         donors: Optional ``(images, keeps)`` pool for batch backends such as ``swap``.
         require_causal: Raise when an active sample has no causal pixel at all.
         mask_name: Name of the user's mask argument, for errors.
+        binary_keep: ``True`` when the caller knows ``keep`` holds only 0 and 1 (a binary role
+            map), which skips a check; ``None`` checks. Ignored when feathering.
 
     Returns:
         A new tensor with the dtype, shape and device of ``image``.
@@ -144,8 +147,10 @@ def apply_resample(
     # The inputs were validated above (image range by to_unit_float), so the backend's own
     # input checks are skipped; what it returns is still checked.
     content = resampler._generate_checked_output(unit, sub_keep.to(unit.dtype), sub_seeds, donors)
+    binary = None if feather else binary_keep
+    bounded = bool(getattr(resampler, "bounded", False))
     if n == b:
-        return composite(image, content, keep)
+        return composite(image, content, keep, binary=binary, bounded=bounded)
     out = image.clone()
-    out[index] = composite(sub_image, content, sub_keep)
+    out[index] = composite(sub_image, content, sub_keep, binary=binary, bounded=bounded)
     return out

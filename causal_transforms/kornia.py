@@ -337,6 +337,7 @@ class RandomCausalResample(K.RandomTransplantation):
             feather=self.feather,
             require_causal=self.require_causal,
             mask_name="mask",
+            binary_keep=self.role_spec.mode == "binary",
         )
         if self.keepdim and image.ndim < 4:
             return out.reshape(image.shape)

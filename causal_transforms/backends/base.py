@@ -62,6 +62,8 @@ class Resampler(abc.ABC):
       can re-create the object-background correlation that augmentation tries to break.
     * ``stochastic``: the content depends on the seed (``False`` for deterministic fills).
     * ``uses_batch``: the content of one sample reads other samples (or ``donors``).
+    * ``bounded``: :meth:`generate` returns values in [0, 1] by construction, so the engine
+      skips its safety clamp (leave ``False`` unless that is guaranteed).
 
     Example:
         >>> class Gray(Resampler):
@@ -76,6 +78,7 @@ class Resampler(abc.ABC):
     conditional: ClassVar[bool] = False
     stochastic: ClassVar[bool] = True
     uses_batch: ClassVar[bool] = False
+    bounded: ClassVar[bool] = False
 
     @abc.abstractmethod
     def generate(

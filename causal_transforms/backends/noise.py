@@ -26,6 +26,8 @@ class NoiseResampler(Resampler):
 
     """
 
+    bounded = True  # every path ends in [0, 1] (clamped, uint8-derived or a convex fill)
+
     def __init__(self, distribution: Literal["uniform", "gaussian"] = "uniform") -> None:
         if distribution not in ("uniform", "gaussian"):
             raise ValueError(f"distribution: expected 'uniform' or 'gaussian', got {distribution!r}")

@@ -27,6 +27,8 @@ class SpectralResampler(Resampler):
 
     """
 
+    bounded = True  # every path ends in [0, 1] (clamped, uint8-derived or a convex fill)
+
     def generate(self, image, keep, seeds, donors=None):  # noqa: D102
         x = image.float() if image.dtype != torch.float64 else image
         background = fill_holes(x, (1.0 - keep.to(x.dtype)).clamp_min(0))

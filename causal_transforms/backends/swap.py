@@ -26,6 +26,8 @@ class SwapResampler(Resampler):
 
     """
 
+    bounded = True  # every path ends in [0, 1] (clamped, uint8-derived or a convex fill)
+
     uses_batch = True
 
     def generate(self, image, keep, seeds, donors=None):  # noqa: D102

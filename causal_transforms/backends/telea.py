@@ -26,6 +26,8 @@ class TeleaResampler(Resampler):
 
     """
 
+    bounded = True  # every path ends in [0, 1] (clamped, uint8-derived or a convex fill)
+
     conditional = True
     stochastic = False
 

@@ -56,6 +56,8 @@ class GANResampler(Resampler):
         torch.Size([2, 3, 12, 9])
     """
 
+    bounded = True  # generate() clamps to [0, 1]
+
     conditional = False
     stochastic = True
 
