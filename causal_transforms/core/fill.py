@@ -25,9 +25,9 @@ def fill_holes(image: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> 
         known pixel at all is filled with 0.5.
 
     Example:
-        >>> img = torch.tensor([[[[0.2, 0.0, 0.4]]]]); w = torch.tensor([[[[1.0, 0.0, 1.0]]]])
-        >>> round(float(fill_holes(img, w)[0, 0, 0, 1]), 3)
-        0.3
+        >>> img = torch.tensor([[[[0.2, 0.0, 0.0, 0.4]]]]); w = torch.tensor([[[[1.0, 0.0, 0.0, 1.0]]]])
+        >>> fill_holes(img, w)[0, 0, 0].tolist()  # each hole takes its nearest known neighbourhood
+        [0.20000000298023224, 0.20000000298023224, 0.4000000059604645, 0.4000000059604645]
 
     """
     x = image * weight
