@@ -392,7 +392,7 @@ def limit_section(size: int, device: torch.device, min_time: float, repeats: int
 MEMORY_PATHS = {
     "albumentations CausalResample(spectral) 512px": "a_spectral",
     "albumentations CausalResample(gan) 512px": "a_gan",
-    "albumentations MaskDropout(inpaint_telea) 512px": "a_maskdropout",
+    "albumentations MaskDropout 512px": "a_maskdropout",
     "kornia RandomCausalResample(swap) 32x256px": "k_swap",
     "kornia RandomTransplantation 32x256px": "k_transplant",
     "kornia RandomCausalResample(gan) 8x256px": "k_gan",
@@ -400,56 +400,80 @@ MEMORY_PATHS = {
 
 
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kilobytes
+    """This process's peak resident memory. VmHWM, because ru_maxrss survives exec on Linux and
+    would start at the (larger) parent's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return float(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kilobytes on Linux
 
 
-def memory_probe(path: str) -> None:
-    """Run one path in this (fresh) process and print the peak RSS it added, in MB."""
+def memory_probe(path: str, inputs_file: str) -> None:
+    """Run one path in this (fresh) process and print the peak RSS it added, in MB.
+
+    The inputs come from ``inputs_file`` (written by the parent), so decoding the photos does not
+    set the peak before the path runs; the baseline is taken after every import.
+    """
     import albumentations as A
     import kornia.augmentation as K
 
     from causal_transforms.albumentations import CausalResample
     from causal_transforms.kornia import RandomCausalResample
 
+    data = np.load(inputs_file)
     if path.startswith("a_"):
-        images, masks = real_inputs(512, 2)
-        transform = {
+        image, mask = data["a_images"][0], data["a_masks"][0]
+        make = {
             "a_spectral": lambda: CausalResample("spectral", p=1.0),
             "a_gan": lambda: CausalResample("gan", p=1.0),
-            "a_maskdropout": lambda: A.MaskDropout(max_objects=1, fill="inpaint_telea", p=1.0),
-        }[path]()
-        inputs = [(images[0], masks[0])]
-        call = lambda: transform(image=inputs[0][0], mask=inputs[0][1])  # noqa: E731
+            "a_maskdropout": lambda: A.MaskDropout(max_objects=1, fill=0, p=1.0),
+        }[path]
+        before = _peak_rss_mb()
+        transform = make()
+        call = lambda: transform(image=image, mask=mask)  # noqa: E731
     else:
-        base, base_masks = real_inputs(256, 8)
         batch = 8 if path == "k_gan" else 32
-        idx = np.arange(batch) % 8
-        image = torch.from_numpy(base[idx]).permute(0, 3, 1, 2).float().div(255.0)
-        mask = torch.from_numpy(base_masks[idx]).float()[:, None]
-        transform = {
+        idx = np.arange(batch) % len(data["k_images"])
+        image = torch.from_numpy(data["k_images"][idx]).permute(0, 3, 1, 2).float().div(255.0).contiguous()
+        mask = torch.from_numpy(data["k_masks"][idx]).float()[:, None].contiguous()
+        make = {
             "k_swap": lambda: RandomCausalResample("swap", p=1.0),
             "k_transplant": lambda: K.RandomTransplantation(p=1.0),
             "k_gan": lambda: RandomCausalResample("gan", p=1.0),
-        }[path]()
+        }[path]
+        before = _peak_rss_mb()
+        transform = make()
         call = lambda: transform(image, mask)  # noqa: E731
-    before = _peak_rss_mb()
     for _ in range(3):
         call()
     print(json.dumps({"path": path, "baseline_mb": before, "peak_added_mb": _peak_rss_mb() - before}))
 
 
 def memory_section() -> dict:
+    import tempfile
+
+    a_images, a_masks = real_inputs(512, 1)
+    k_images, k_masks = real_inputs(256, 8)
     result = {}
-    for label, key in MEMORY_PATHS.items():
-        proc = subprocess.run(
-            [sys.executable, __file__, "--memory-probe", key], capture_output=True, text=True, check=False
-        )
-        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-        if proc.returncode != 0 or not lines:
-            raise RuntimeError(f"memory probe {key} failed:\n{proc.stderr[-2000:]}")
-        data = json.loads(lines[-1])
-        result[label] = data["peak_added_mb"]
-        print(f"  M {label}: +{data['peak_added_mb']:.1f} MB peak RSS", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        inputs_file = str(Path(tmp) / "inputs.npz")
+        np.savez(inputs_file, a_images=a_images, a_masks=a_masks, k_images=k_images, k_masks=k_masks)
+        for label, key in MEMORY_PATHS.items():
+            proc = subprocess.run(
+                [sys.executable, __file__, "--memory-probe", key, "--memory-inputs", inputs_file],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+            if proc.returncode != 0 or not lines:
+                raise RuntimeError(f"memory probe {key} failed:\n{proc.stderr[-2000:]}")
+            data = json.loads(lines[-1])
+            result[label] = data["peak_added_mb"]
+            print(f"  M {label}: +{data['peak_added_mb']:.1f} MB peak RSS", flush=True)
     return result
 
 
@@ -551,9 +575,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-time", type=float, default=0.25, help="seconds per timing round")
     parser.add_argument("--sections", nargs="+", default=["albumentations", "kornia", "end_to_end", "limit", "memory"])
     parser.add_argument("--memory-probe", help=argparse.SUPPRESS)
+    parser.add_argument("--memory-inputs", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_probe:
-        memory_probe(args.memory_probe)
+        memory_probe(args.memory_probe, args.memory_inputs)
         return 0
     device = torch.device(args.device)
     if device.type == "cuda":
@@ -568,7 +593,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "throughput",
         "command": "python benchmarks/throughput.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": machine(),
-        "settings": {k: v for k, v in vars(args).items() if k != "memory_probe"},
+        "settings": {k: v for k, v in vars(args).items() if not k.startswith("memory_")},
     }
     if "albumentations" in args.sections:
         print("Albumentations path (CPU, per image)", flush=True)

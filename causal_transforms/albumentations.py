@@ -314,7 +314,10 @@ class CausalResample(A.DualTransform):
             donor = _image_to_tensor(params["donor_image"], "donor_image")
             if donor.shape[1] == image.shape[1]:
                 donor = donor.float() / 255.0 if donor.dtype == torch.uint8 else donor.to(torch.float32)
-                donors = (donor, torch.from_numpy(params["donor_keep"])[None, None])
+                # The bank keeps images before they were validated: use a donor only if it is in range.
+                lo, hi = torch.aminmax(donor) if donor.numel() else (torch.tensor(0.0), torch.tensor(0.0))
+                if float(lo) >= 0.0 and float(hi) <= 1.0:
+                    donors = (donor, torch.from_numpy(params["donor_keep"])[None, None])
         out = apply_resample(
             image,
             keep,

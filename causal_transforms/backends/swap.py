@@ -41,7 +41,7 @@ class SwapResampler(Resampler):
                 pool = F.interpolate(pool, size=image.shape[-2:], mode="bilinear", align_corners=False)
                 pool_keep = F.interpolate(pool_keep, size=image.shape[-2:], mode="bilinear", align_corners=False)
             index = torch.tensor([v % pool.shape[0] for v in s], device=image.device)
-            return fill_holes(pool[index], (1.0 - pool_keep[index]).clamp_min(0)).clamp(0, 1)
+            return fill_holes(pool[index], (1.0 - pool_keep[index]).clamp_min(0))
         # The fill is a convex combination of pixels in [0, 1]: no clamp needed.
         background = fill_holes(image, (1.0 - keep).clamp_min(0))
         if b == 1:

@@ -138,8 +138,10 @@ class RoleSpec:
             raise TypeError(f"{name}: expected a torch.Tensor or numpy array, got {type(mask).__name__}")
         if mask.is_complex():
             raise TypeError(f"{name}: expected a real-valued mask, got dtype {mask.dtype}")
-        if mask.is_floating_point() and mask.numel() and not bool(torch.isfinite(mask).all()):
-            raise ValueError(f"{name}: expected finite values, got NaN or infinite entries")
+        if mask.is_floating_point() and mask.numel():
+            lo, hi = torch.aminmax(mask.float() if mask.dtype in (torch.float16, torch.bfloat16) else mask)
+            if not (math.isfinite(float(lo)) and math.isfinite(float(hi))):  # one pass: NaN and inf reach an extreme
+                raise ValueError(f"{name}: expected finite values, got NaN or infinite entries")
         if self.mode == "binary":
             if self.causal_values is None:
                 return (mask != 0).to(torch.float32)
