@@ -132,14 +132,17 @@ def bare_call(name: str, image: np.ndarray, mask: np.ndarray, donor: tuple[np.nd
 
     backend = get_resampler(name)
     seeds = torch.tensor([7])
-    donor_t = torch.from_numpy(donor[0]).permute(2, 0, 1)[None].float().div(255.0)
+    donor_image = donor[0] if image.dtype == np.uint8 else donor[0].astype(np.float32) / 255.0
     donor_k = torch.from_numpy((donor[1] > 0).astype(np.float32))[None, None]
-    donors = (donor_t, donor_k) if backend.uses_batch else None
 
     def run() -> np.ndarray:
         x = torch.from_numpy(image).permute(2, 0, 1)[None]
         keep = torch.from_numpy(mask)[None, None].gt(0).float()
         unit = x.float().div(255.0) if x.dtype == torch.uint8 else x
+        donors = None
+        if backend.uses_batch:  # a single image borrows another's background, as the transform does
+            d = torch.from_numpy(donor_image).permute(2, 0, 1)[None]
+            donors = (d.float().div(255.0) if d.dtype == torch.uint8 else d, donor_k)
         content = backend.generate(unit, keep, seeds, donors)
         return composite(x, content, keep)[0].permute(1, 2, 0).numpy()
 

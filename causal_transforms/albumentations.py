@@ -185,6 +185,7 @@ class CausalResample(A.DualTransform):
         self._uses_batch = resampler_specs()[resampler].uses_batch
         self._bank: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=max(donor_bank_size, 1))
         self._stream_key: tuple[int, int] | None = None
+        self._last_keep: tuple[Any, torch.Tensor] | None = None
 
     # ----------------------------------------------------------------- random streams
     def set_random_seed(self, seed: int | None) -> None:
@@ -220,6 +221,7 @@ class CausalResample(A.DualTransform):
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_bank"] = deque(maxlen=self._bank.maxlen)
+        state["_last_keep"] = None
         return state
 
     # ----------------------------------------------------------------- parameters
@@ -243,7 +245,9 @@ class CausalResample(A.DualTransform):
         if not self._uses_batch or "image" not in data or self.mask_key not in data:
             return {}
         image, mask = data["image"], data[self.mask_key]
-        keep = self._keep_for(mask)[0, 0].numpy()
+        keep_map = self._keep_for(mask)
+        self._last_keep = (mask, keep_map)  # the same call's apply_with_params reuses it
+        keep = keep_map[0, 0].numpy()
         donor: dict[str, Any] = {}
         if self._bank:
             index = params["seed"] % len(self._bank)
@@ -285,7 +289,9 @@ class CausalResample(A.DualTransform):
                     f"mask_key: CausalResample reads the causal-role map from {self._mask_name()}, "
                     f"but the data has keys {sorted(kwargs)}"
                 )
-            params["_keep"] = self._keep_for(kwargs[self.mask_key])
+            mask = kwargs[self.mask_key]
+            last, self._last_keep = self._last_keep, None
+            params["_keep"] = last[1] if last is not None and last[0] is mask else self._keep_for(mask)
         if kwargs.get("images") is not None:
             key = "masks" if self.mask_key == "mask" else self.mask_key
             if kwargs.get(key) is None:
@@ -313,11 +319,14 @@ class CausalResample(A.DualTransform):
         if "donor_image" in params:
             donor = _image_to_tensor(params["donor_image"], "donor_image")
             if donor.shape[1] == image.shape[1]:
-                donor = donor.float() / 255.0 if donor.dtype == torch.uint8 else donor.to(torch.float32)
-                # The bank keeps images before they were validated: use a donor only if it is in range.
-                lo, hi = torch.aminmax(donor) if donor.numel() else (torch.tensor(0.0), torch.tensor(0.0))
-                if float(lo) >= 0.0 and float(hi) <= 1.0:
-                    donors = (donor, torch.from_numpy(params["donor_keep"])[None, None])
+                if donor.dtype == torch.uint8:
+                    donors = (donor.float() / 255.0, torch.from_numpy(params["donor_keep"])[None, None])
+                else:
+                    # The bank keeps images before they were validated: use a float donor only if in range.
+                    donor = donor.to(torch.float32)
+                    lo, hi = torch.aminmax(donor) if donor.numel() else (torch.tensor(0.0), torch.tensor(0.0))
+                    if float(lo) >= 0.0 and float(hi) <= 1.0:
+                        donors = (donor, torch.from_numpy(params["donor_keep"])[None, None])
         out = apply_resample(
             image,
             keep,
