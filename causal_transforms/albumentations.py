@@ -154,7 +154,7 @@ class CausalResample(A.DualTransform):
 
     def __init__(
         self,
-        resampler: str = "spectral",
+        resampler: str = "swap",
         resampler_options: dict[str, Any] | None = None,
         mask_key: str = "mask",
         mask_mode: Literal["binary", "labels", "alpha"] | None = None,

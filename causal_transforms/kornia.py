@@ -178,7 +178,7 @@ class RandomCausalResample(K.RandomTransplantation):
 
     def __init__(
         self,
-        resampler: str = "spectral",
+        resampler: str = "swap",
         resampler_options: Mapping[str, Any] | None = None,
         *,
         mask_mode: RoleMode | None = None,

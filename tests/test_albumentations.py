@@ -319,3 +319,8 @@ def test_every_registered_backend_runs(sample):
         ran.append(name)
     assert {"noise", "spectral", "swap", "telea"} <= set(ran)
     assert ("gan" in ran) == bool(PRETRAINED)
+
+
+def test_default_resampler_is_swap():
+    """benchmarks/robustness.py: swap closes most of the worst-group gap; spectral keeps the colour shortcut."""
+    assert CausalResample().resampler == "swap"

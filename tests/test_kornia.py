@@ -510,3 +510,8 @@ def test_property_causal_contract(b, c, h, w, dtype, backend, kind, mask_dtype, 
             assert bool((out[i] != image[i])[~keep[i]].any()), f"sample {i} unchanged"
     if p == 0.0:
         assert torch.equal(out, image)
+
+
+def test_default_resampler_is_swap():
+    """benchmarks/robustness.py: swap closes most of the worst-group gap; spectral keeps the colour shortcut."""
+    assert RandomCausalResample().resampler.__class__.__name__ == "SwapResampler"

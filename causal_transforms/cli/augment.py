@@ -561,7 +561,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     job = parser.add_argument_group("job")
     job.add_argument("--out", default="./causal_transforms_output", metavar="DIR", help="output folder")
-    job.add_argument("--resampler", default="spectral", metavar="NAME", help="backend (see `causal-transforms list`)")
+    job.add_argument(
+        "--resampler",
+        default="spectral",
+        metavar="NAME",
+        help="backend (see `causal-transforms list`); spectral by default because each variant then depends only "
+        "on its source and seed, so a resumed run equals an uninterrupted one (swap borrows from earlier images)",
+    )
     job.add_argument(
         "--resampler-option",
         action="append",
