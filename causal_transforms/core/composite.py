@@ -10,7 +10,7 @@ import torch
 
 from causal_transforms.core.ranges import check_image_dtype, from_unit_float
 
-__all__ = ["composite"]
+__all__ = ["composite", "select_bits"]
 
 
 def composite(
@@ -46,13 +46,54 @@ def composite(
     gen = generated.to(device=image.device, dtype=compute)
     if binary is None:
         binary = not bool(((k > 0.0) & (k < 1.0)).any())
+    causal = k >= 1.0
     if binary:
         # A binary keep-map (the usual case): no blending, the content goes where keep is 0.
-        if bounded and image.is_floating_point():
-            # With finite inputs, lerp by a 0/1 weight returns each operand exactly (PyTorch's
-            # two-sided formula), and it is several times faster than a broadcast where.
-            return torch.lerp(gen.to(image.dtype), image, k.to(image.dtype))
-        return torch.where(k >= 1.0, image, from_unit_float(gen, image.dtype))
+        fill = gen.to(image.dtype) if bounded and image.is_floating_point() else from_unit_float(gen, image.dtype)
+        return select_bits(causal, image, fill)
     src = image.to(compute) / 255.0 if image.dtype == torch.uint8 else image.to(compute)
     blended = from_unit_float(torch.lerp(gen, src, k), image.dtype)
-    return torch.where(k >= 1.0, image, blended)
+    return select_bits(causal, image, blended)
+
+
+_SAME_WIDTH_INT = {
+    torch.uint8: torch.uint8,
+    torch.float16: torch.int16,
+    torch.bfloat16: torch.int16,
+    torch.float32: torch.int32,
+    torch.float64: torch.int64,
+}
+
+
+def select_bits(condition: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``torch.where(condition, a, b)`` by bit masks: exact for every value, several times faster on CPUs.
+
+    ``a`` and ``b`` share a dtype; ``condition`` (bool) broadcasts against them. The values are
+    reinterpreted as same-width integers and mixed as ``b ^ ((a ^ b) & mask)``, so each output
+    element is a bit copy of ``a`` or ``b`` (NaN payloads and ``-0.0`` included), unlike
+    arithmetic blends. CPU ``torch.where`` with a broadcast condition is not vectorised.
+
+    Args:
+        condition: Where to take ``a``.
+        a: Values taken where ``condition`` holds.
+        b: Values taken elsewhere.
+
+    Returns:
+        A new tensor with the dtype of ``a``.
+
+    Example:
+        >>> a = torch.tensor([-0.0, float("nan"), 1.0]); b = torch.tensor([5.0, 6.0, 7.0])
+        >>> select_bits(torch.tensor([True, True, False]), a, b).view(torch.int32).tolist() == (
+        ...     torch.tensor([-0.0, float("nan"), 7.0]).view(torch.int32).tolist())
+        True
+    """
+    kind = _SAME_WIDTH_INT.get(a.dtype)
+    if kind is None or b.dtype != a.dtype:
+        return torch.where(condition, a, b)
+    mask = condition.to(kind)
+    mask = mask.mul_(255) if kind == torch.uint8 else mask.neg_()  # all ones where condition holds
+    ai, bi = (a, b) if kind == a.dtype else (a.view(kind), b.view(kind))
+    out = torch.bitwise_xor(ai, bi)
+    out.bitwise_and_(mask)
+    out.bitwise_xor_(bi)
+    return out if kind == a.dtype else out.view(a.dtype)

@@ -1,10 +1,12 @@
 import pytest
 import torch
 
-from causal_transforms.core.composite import composite
+from causal_transforms.backends.base import Resampler
+from causal_transforms.core.composite import composite, select_bits
 from causal_transforms.core.feather import feather_keep
 from causal_transforms.core.fill import fill_holes
 from causal_transforms.core.ranges import from_unit_float, to_unit_float
+from causal_transforms.engine import apply_resample
 
 
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.float16, torch.bfloat16, torch.float32, torch.float64])
@@ -61,3 +63,40 @@ def test_ranges():
     with pytest.raises(TypeError, match="image: expected dtype"):
         to_unit_float(torch.tensor([1], dtype=torch.int32))
     assert from_unit_float(torch.tensor([0.5]), torch.uint8).item() == 128
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float16, torch.bfloat16, torch.float32, torch.float64])
+def test_select_bits_is_a_bit_exact_where(dtype):
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(2, 3, 9, 7, generator=g)
+    b = torch.rand(2, 3, 9, 7, generator=g)
+    if dtype == torch.uint8:
+        a, b = (a * 255).to(dtype), (b * 255).to(dtype)
+    else:
+        a, b = a.to(dtype), b.to(dtype)
+        a[0, 0, 0, :3] = torch.tensor([-0.0, float("nan"), float("-inf")], dtype=dtype)
+    cond = torch.rand(2, 1, 9, 7, generator=g) > 0.5
+    cond[0, 0, 0, :3] = True
+    out = select_bits(cond, a, b)
+    ref = torch.where(cond, a, b)
+    width = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}[a.element_size()]
+    assert out.dtype == dtype and torch.equal(out.view(width), ref.view(width))
+
+
+class _NaNBackend(Resampler):
+    """A faulty plugin: claims bounded output but returns NaN."""
+
+    bounded = True
+
+    def generate(self, image, keep, seeds, donors=None):
+        return torch.full_like(image, float("nan"))
+
+
+def test_faulty_bounded_backend_cannot_touch_causal_pixels():
+    image = torch.rand(2, 3, 8, 8)
+    image[..., 2:4, 2:4] = -0.0
+    keep = torch.zeros(2, 1, 8, 8)
+    keep[..., 1:5, 1:5] = 1
+    out = apply_resample(image, keep, _NaNBackend(), torch.tensor([1, 2]))
+    causal = keep.bool().expand_as(image)
+    assert torch.equal(out[causal].view(torch.int32), image[causal].view(torch.int32))
