@@ -312,3 +312,8 @@ def test_plain_state_dict_pt_loads_and_a_truncated_one_is_named(run_dir, tmp_pat
     (tmp_path / "list.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match=r"expected .*list\.pt to hold a state dict"):
         load_generator(not_a_state_dict)
+
+
+def test_draw_refuses_float_seeds(run_dir):
+    with pytest.raises(TypeError, match=r"seeds: expected a 1-D integer tensor or list, got torch.float32"):
+        GANResampler(weights=run_dir).draw(torch.tensor([0.5]), 8, 8)

@@ -124,7 +124,12 @@ class GANResampler(Resampler):
         dtype, channels_last = resolve_precision(self.precision, device)
         dtype = dtype or torch.float32
         model = self._model_for(device, dtype, channels_last)
-        seeds = torch.as_tensor(seeds, dtype=torch.int64).cpu()
+        given = torch.as_tensor(seeds)
+        if given.is_floating_point() or given.is_complex() or given.dtype == torch.bool or given.ndim != 1:
+            raise TypeError(
+                f"seeds: expected a 1-D integer tensor or list, got {given.dtype} of shape {tuple(given.shape)}"
+            )
+        seeds = given.to(torch.int64).cpu()
         # On the CPU one sample at a time: oneDNN may pick another kernel for another batch
         # size, and the content of a sample must not depend on its batch-mates (it is not slower).
         step = 1 if device.type == "cpu" else max(1, int(seeds.numel()))
