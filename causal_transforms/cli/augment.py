@@ -296,6 +296,15 @@ def _keep_map(raw: np.ndarray, spec, where: str):
         raise CLIError(f"--masks: {exc}") from None
 
 
+def _earlier_provenance(path: Path) -> list[dict[str, Any]]:
+    """Sample records of an earlier run's provenance.json (none if absent or unreadable)."""
+    try:
+        samples = json.loads(path.read_text(encoding="utf-8")).get("samples", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [r for r in samples if isinstance(r, dict) and isinstance(r.get("source"), str)]
+
+
 # --------------------------------------------------------------------------- manifest
 
 
@@ -440,6 +449,10 @@ def run(args: argparse.Namespace) -> int:
     for record in _load_manifest(manifest_path):
         records[(str(record["source"]), int(record["variant"]))] = record
     if provenance is not None:
+        # Runs accumulate in one folder (other --seed / --num-images): keep every source's record.
+        merged = {r["source"]: r for r in _earlier_provenance(out / "provenance.json")}
+        merged.update({r["source"]: r for r in provenance["samples"]})
+        provenance = {**provenance, "samples": [merged[k] for k in sorted(merged)]}
         write_if_changed(out / "provenance.json", (json.dumps(provenance, indent=2, sort_keys=True) + "\n").encode())
 
     k_range = range(1, args.variants + 1)

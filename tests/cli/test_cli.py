@@ -242,3 +242,13 @@ def test_plugins_add_commands_and_a_broken_one_is_skipped(capsys):
     finally:
         pm.unregister(name="test-hello")
         pm.unregister(name="test-broken")
+
+
+def test_augment_runs_accumulate_provenance(photo_cache, tmp_path):
+    out = tmp_path / "out"
+    base = ["augment", "--num-images", "2", "--variants", "1", "--size", "32", "--out", str(out), "--quiet"]
+    assert main(base) == 0
+    assert main([*base, "--seed", "5"]) == 0
+    sources = {r["source"] for r in _manifest(out)}
+    recorded = {r["source"] for r in json.loads((out / "provenance.json").read_text())["samples"]}
+    assert len(sources) > 2 and recorded == sources, "every source in the manifest keeps its licence record"
