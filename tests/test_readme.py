@@ -22,14 +22,15 @@ def test_readme_python_examples_run(photo_cache):
     namespace: dict = {}
     for block in blocks:
         exec(compile(block, str(README), "exec"), namespace)
-    out = namespace["out"]
-    sample = namespace["sample"]
-    assert out["image"].shape == (112, 112, 3)
-    assert set(np.unique(out["mask"])) <= {0, 1}
+    outs, samples = namespace["outs"], namespace["samples"]
+    assert len(outs) == len(samples) == 4
+    for out in outs:
+        assert out["image"].shape == (112, 112, 3)
+        assert set(np.unique(out["mask"])) <= {0, 1}
     images_out, masks_out = namespace["images_out"], namespace["masks_out"]
     causal = namespace["masks"].expand_as(namespace["images"]) == 1
     assert images_out.shape == (8, 3, 64, 64) and masks_out.shape == (8, 1, 64, 64)
-    assert sample.image.shape == (128, 128, 3)
+    assert samples[0].image.shape == (128, 128, 3)
     assert "Flat" in namespace and causal.any()
 
 
