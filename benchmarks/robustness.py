@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--gan-steps", type=int, default=1200, help=f"training steps of {BENCHMARK_GAN}")
     parser.add_argument("--resamplers", nargs="+", default=["gan", BENCHMARK_GAN, "swap", "spectral", "telea", "noise"])
-    parser.add_argument("--sweep", nargs="+", default=["gan", BENCHMARK_GAN, "swap"], help="resamplers swept over p")
+    parser.add_argument("--sweep", nargs="+", default=[BENCHMARK_GAN, "swap"], help="resamplers swept over p")
     parser.add_argument("--rates", nargs="+", type=float, default=[0.5, 0.8, 1.0])
     parser.add_argument("--default-rate", type=float, default=0.8, help="p for resamplers not swept")
     parser.add_argument("--transplant-rates", nargs="+", type=float, default=[0.5, 0.8, 1.0])

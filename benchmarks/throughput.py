@@ -8,7 +8,8 @@ Sections (medians over repeats; real bird photos with their masks as input):
   against a bare call of the same backend (tensor in, composite, array out: the wrapper's cost).
 * ``kornia``: batches of 8 and 32 at 256 px: ``RandomCausalResample("swap")`` against
   ``kornia.augmentation.RandomTransplantation`` on the same batch; the GAN through the transform
-  against the bare generator forward; p = 0.5 against p = 1 (work must scale with p).
+  against the bare generator forward; p = 0.5 against p = 1 (work must scale with p; a mean over
+  many calls, since one call's cost depends on how many samples the gate picked).
 * ``end_to_end``: images per second of a real DataLoader (2 workers) feeding a training loop,
   with and without ``CausalResample(p=0.5)``.
 * ``limit``: the generator's FLOPs per image against the machine's measured peak (a large
@@ -95,6 +96,27 @@ def paired(fns: dict[str, Callable[[], Any]], device: torch.device, min_time: fl
             sync(device)
             rounds[name].append((time.perf_counter() - t0) / numbers[name])
     return {name: statistics.median(v) for name, v in rounds.items()}
+
+
+def expected_time(fns: dict[str, Callable[[], Any]], device: torch.device, calls: int, blocks: int = 3) -> dict:
+    """Mean seconds per call over ``calls`` calls each, interleaved in blocks.
+
+    For random gates (p = 0.5) the cost of one call depends on how many samples the gate picked,
+    so the expected cost needs a mean over many calls, not a median of a few.
+    """
+    for fn in fns.values():
+        fn()
+    totals = dict.fromkeys(fns, 0.0)
+    per_block = max(1, calls // blocks)
+    for _ in range(blocks):
+        for name, fn in fns.items():
+            sync(device)
+            t0 = time.perf_counter()
+            for _ in range(per_block):
+                fn()
+            sync(device)
+            totals[name] += time.perf_counter() - t0
+    return {name: t / (per_block * blocks) for name, t in totals.items()}
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -229,15 +251,15 @@ def kornia_section(batches: list[int], size: int, device: torch.device, min_time
         swap1 = RandomCausalResample("swap", p=1.0)
         swap05 = RandomCausalResample("swap", p=0.5)
         times = paired(
-            {
-                "RandomTransplantation": partial(transplant, image, mask),
-                "swap_p1": partial(swap1, image, mask),
-                "swap_p0.5": partial(swap05, image, mask),
-            },
+            {"RandomTransplantation": partial(transplant, image, mask), "swap_p1": partial(swap1, image, mask)},
             device,
             min_time,
             repeats,
         )
+        gate = expected_time(
+            {"swap_p1": partial(swap1, image, mask), "swap_p0.5": partial(swap05, image, mask)}, device, 60
+        )
+        times["swap_p0.5"] = times["swap_p1"] * gate["swap_p0.5"] / gate["swap_p1"]
         row = {
             "batch": batch,
             "size": size,
@@ -254,15 +276,17 @@ def kornia_section(batches: list[int], size: int, device: torch.device, min_time
             gan05 = RandomCausalResample("gan", p=0.5)
             seeds = torch.arange(batch)
             gtimes = paired(
-                {
-                    "generator": partial(gan.draw, seeds, size, size, device),
-                    "gan_p1": partial(gan1, image, mask),
-                    "gan_p0.5": partial(gan05, image, mask),
-                },
+                {"generator": partial(gan.draw, seeds, size, size, device), "gan_p1": partial(gan1, image, mask)},
                 device,
                 min_time,
                 max(3, repeats // 2),
             )
+            gate = expected_time(
+                {"gan_p1": partial(gan1, image, mask), "gan_p0.5": partial(gan05, image, mask)},
+                device,
+                12 if device.type == "cpu" else 60,
+            )
+            gtimes["gan_p0.5"] = gtimes["gan_p1"] * gate["gan_p0.5"] / gate["gan_p1"]
             row.update(
                 {
                     "generator_ms": 1000 * gtimes["generator"],
