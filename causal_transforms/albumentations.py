@@ -314,6 +314,12 @@ class CausalResample(A.DualTransform):
             raise ValueError(
                 f"{self._mask_name()}: expected a mask of shape {tuple(image.shape[-2:])} like the image, "
                 f"got {tuple(keep.shape[-2:])}"
+                + (
+                    "; the image looks channels-first (C, H, W): Albumentations expects (H, W, C), "
+                    "e.g. np.moveaxis(image, 0, -1)"
+                    if img.ndim == 3 and img.shape[0] in (1, 3, 4) and tuple(keep.shape[-2:]) == tuple(img.shape[1:])
+                    else ""
+                )
             )
         donors = None
         if "donor_image" in params:

@@ -305,6 +305,12 @@ class RandomCausalResample(K.RandomTransplantation):
                     raise ValueError(
                         f"mask: expected spatial size {(h, w)} like the input image of shape "
                         f"{tuple(batch.shape)}, got mask of shape {tuple(mask.shape)}"
+                        + (
+                            "; the image looks channels-last (B, H, W, C): Kornia expects (B, C, H, W), "
+                            "e.g. image.permute(0, 3, 1, 2)"
+                            if batch.shape[-1] in (1, 3, 4) and tuple(m.shape[-2:]) == tuple(batch.shape[1:3])
+                            else ""
+                        )
                     )
                 if m.shape[0] not in (1, b):
                     raise ValueError(

@@ -324,3 +324,9 @@ def test_every_registered_backend_runs(sample):
 def test_default_resampler_is_swap():
     """benchmarks/robustness.py: swap closes most of the worst-group gap; spectral keeps the colour shortcut."""
     assert CausalResample().resampler == "swap"
+
+
+def test_channels_first_image_gets_a_layout_hint():
+    image, mask = np.zeros((3, 16, 16), np.uint8), np.zeros((16, 16), np.uint8)
+    with pytest.raises(ValueError, match=r"^data\['mask'\]: expected a mask of shape .*looks channels-first"):
+        CausalResample("noise", p=1.0)(image=image, mask=mask)

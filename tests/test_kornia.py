@@ -515,3 +515,9 @@ def test_property_causal_contract(b, c, h, w, dtype, backend, kind, mask_dtype, 
 def test_default_resampler_is_swap():
     """benchmarks/robustness.py: swap closes most of the worst-group gap; spectral keeps the colour shortcut."""
     assert RandomCausalResample().resampler.__class__.__name__ == "SwapResampler"
+
+
+def test_channels_last_image_gets_a_layout_hint():
+    image, mask = torch.rand(2, 16, 16, 3), torch.zeros(2, 1, 16, 16)
+    with pytest.raises(ValueError, match=r"^mask: expected spatial size .*looks channels-last"):
+        RandomCausalResample("noise", p=1.0)(image, mask)
