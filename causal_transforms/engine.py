@@ -6,6 +6,8 @@ inputs into ``(B, C, H, W)`` tensors and where the seeds come from.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 
 from causal_transforms.backends.base import Resampler
@@ -14,7 +16,7 @@ from causal_transforms.core.devices import check_device, single_thread_after_for
 from causal_transforms.core.feather import feather_keep
 from causal_transforms.core.ranges import check_image_dtype, to_unit_float
 
-__all__ = ["apply_resample", "check_batch"]
+__all__ = ["Selection", "apply_resample", "check_batch", "resample_selected"]
 
 
 def check_batch(image: torch.Tensor, keep: torch.Tensor, mask_name: str = "mask") -> None:
@@ -60,11 +62,14 @@ def apply_resample(
     require_causal: bool = False,
     mask_name: str = "mask",
     binary_keep: bool | None = None,
+    keep_is_valid: bool = False,
 ) -> torch.Tensor:
     """Resample the non-causal pixels of the ``active`` samples of a batch.
 
     Causal pixels (``keep == 1``, after feathering) come back bit-identical. The backend runs
-    only on samples that are active and have at least one non-causal pixel.
+    only on samples that are active and have at least one non-causal pixel; every active
+    sample's image is checked (float values in [0, 1]), while samples that ``active`` skips pass
+    through untouched and unchecked, as a transform that ``p`` skipped does in Albumentations.
 
     Args:
         image: ``(B, C, H, W)``, ``uint8`` or float in [0, 1] (any float dtype, any device).
@@ -78,6 +83,9 @@ def apply_resample(
         mask_name: Name of the user's mask argument, for errors.
         binary_keep: ``True`` when the caller knows ``keep`` holds only 0 and 1 (a binary role
             map), which skips a check; ``None`` checks. Ignored when feathering.
+        keep_is_valid: ``True`` when ``keep`` comes from
+            :meth:`~causal_transforms.core.roles.RoleSpec.keep_map` (finite, in [0, 1]), which
+            skips the range check of the keep-map.
 
     Returns:
         A new tensor with the dtype, shape and device of ``image``.
@@ -93,12 +101,88 @@ def apply_resample(
         True
 
     """
+    picked = resample_selected(
+        image,
+        keep,
+        resampler,
+        seeds,
+        active=active,
+        feather=feather,
+        donors=donors,
+        require_causal=require_causal,
+        mask_name=mask_name,
+        keep_is_valid=keep_is_valid,
+    )
+    if picked is None:
+        return image.clone()
+    binary = None if feather else binary_keep
+    bounded = bool(getattr(resampler, "bounded", False))
+    if picked.index is None:
+        return composite(image, picked.content, picked.keep, binary=binary, bounded=bounded)
+    out = image.clone()
+    mixed = composite(picked.image, picked.content, picked.keep, binary=binary, bounded=bounded)
+    out.index_copy_(0, picked.index, mixed)
+    return out
+
+
+class Selection(NamedTuple):
+    """What :func:`resample_selected` produced for the samples it resampled.
+
+    Attributes:
+        index: ``(n,)`` int64 positions of those samples in the batch, or ``None`` when it is
+            the whole batch.
+        image: Their images, ``(n, C, H, W)``, in the caller's dtype (checked).
+        keep: Their keep-maps, ``(n, 1, H, W)`` float32 (feathered when asked).
+        content: The backend's new content for them, ``(n, C, H, W)`` float in [0, 1] for
+            backends that declare ``bounded``.
+
+    Example:
+        >>> picked = Selection(None, torch.zeros(1, 3, 2, 2), torch.zeros(1, 1, 2, 2), torch.ones(1, 3, 2, 2))
+        >>> picked.index is None  # the whole batch
+        True
+    """
+
+    index: torch.Tensor | None
+    image: torch.Tensor
+    keep: torch.Tensor
+    content: torch.Tensor
+
+
+def resample_selected(
+    image: torch.Tensor,
+    keep: torch.Tensor,
+    resampler: Resampler,
+    seeds: torch.Tensor,
+    *,
+    active: torch.Tensor | None = None,
+    feather: int = 0,
+    donors: tuple[torch.Tensor, torch.Tensor] | None = None,
+    require_causal: bool = False,
+    mask_name: str = "mask",
+    keep_is_valid: bool = False,
+) -> Selection | None:
+    """Validate, pick the samples to resample and run the backend on them (no composite).
+
+    :func:`apply_resample` is this plus :func:`~causal_transforms.core.composite.composite`;
+    a host adapter with a faster composite for its own layout (the Albumentations adapter
+    writes new content into a copy of the HWC array) calls this directly. Arguments as for
+    :func:`apply_resample`.
+
+    Returns:
+        The :class:`Selection`, or ``None`` when no sample is resampled (the image is unchanged).
+
+    Example:
+        >>> from causal_transforms import create_resampler
+        >>> keep = torch.zeros(2, 1, 8, 8); keep[1] = 1  # the second sample is all causal
+        >>> picked = resample_selected(torch.rand(2, 3, 8, 8), keep, create_resampler("noise"), torch.tensor([0, 1]))
+        >>> picked.index.tolist(), tuple(picked.content.shape)
+        ([0], (1, 3, 8, 8))
+
+    """
     single_thread_after_fork()
     if isinstance(image, torch.Tensor) and image.device.type == "cuda":
         check_device(image.device, "image")
     check_batch(image, keep, mask_name)
-    if image.is_floating_point():
-        to_unit_float(image)  # the range of every sample, resampled or not, checked once (no copy for float32)
     b = image.shape[0]
     if not isinstance(seeds, torch.Tensor) or seeds.dtype not in (torch.int64, torch.int32) or seeds.shape != (b,):
         got = f"{tuple(seeds.shape)} {seeds.dtype}" if isinstance(seeds, torch.Tensor) else type(seeds).__name__
@@ -111,46 +195,62 @@ def apply_resample(
         active = active.to(device=keep.device, dtype=torch.bool)
     keep = keep.to(torch.float32)
     if keep.numel() == 0:
-        return image.clone()
-    # One pass over the keep-map gives the range check (NaN propagates into both extremes), the
-    # samples that have a background to resample, and those with a causal pixel.
-    lo, hi = keep.flatten(1).aminmax(dim=1)
-    if bool(lo.isnan().any()) or float(lo.min()) < 0.0 or float(hi.max()) > 1.0:
-        raise ValueError(f"{mask_name}: expected a keep-map with values in [0, 1] (no NaN), got values outside it")
-    if feather:
-        keep = feather_keep(keep, feather)
-        lo = keep.flatten(1).amin(dim=1)
-    has_background = lo < 1.0
-    selected = has_background if active is None else has_background & active
+        if image.is_floating_point():
+            to_unit_float(image)
+        return None
+    # Per-sample extremes of the keep-map: the range check (NaN reaches both), the samples that
+    # have a background to resample, and those with a causal pixel. (amin and amax separately:
+    # aminmax over a dimension is several times slower on CPUs.)
+    flat = keep.flatten(1)
+    lo = flat.amin(dim=1)
+    hi = flat.amax(dim=1) if (require_causal or not keep_is_valid) else None
+    if not keep_is_valid:
+        lo_v, hi_v = torch.stack((lo.min(), hi.max())).tolist()
+        if not (lo_v >= 0.0 and hi_v <= 1.0):  # NaN fails both comparisons
+            raise ValueError(f"{mask_name}: expected a keep-map with values in [0, 1] (no NaN), got values outside it")
+    has_background = lo < 1.0  # feathering never turns a background pixel into a causal one
+    # The active samples: their images are checked and they are the ones that may be resampled.
+    act_index = None if active is None else torch.nonzero(active).flatten()
+    n_active = b if act_index is None else int(act_index.numel())
+    if n_active == 0:
+        return None
+    active_image = image if n_active == b else image.index_select(0, act_index)
+    if image.is_floating_point():
+        to_unit_float(active_image)  # the range of every active sample, resampled or not (no copy for float32)
     if require_causal:
-        act = torch.ones(b, dtype=torch.bool, device=keep.device) if active is None else active
-        empty = act & ~(hi > 0)
+        empty = ~(hi > 0) if active is None else active & ~(hi > 0)
         if bool(empty.any()):
             raise ValueError(
                 f"{mask_name}: expected at least one causal pixel per sample (require_causal=True), "
                 f"got none in samples {torch.nonzero(empty).flatten().tolist()}"
             )
-    index = torch.nonzero(selected).flatten()
-    n = int(index.numel())
+    selected = has_background if active is None else has_background & active
+    if b == 1:  # a single image (the Albumentations path): no index bookkeeping
+        index, n = None, int(bool(selected))
+    else:
+        index = torch.nonzero(selected).flatten()
+        n = int(index.numel())
     if n == 0:
-        return image.clone()
-    sub_image = image[index] if n < b else image
-    sub_keep = keep[index] if n < b else keep
+        return None
+    if n == b:
+        sub_image, sub_keep = image, keep
+    else:
+        sub_image = active_image if n == n_active else image.index_select(0, index)
+        sub_keep = keep.index_select(0, index)
+    if feather:
+        sub_keep = feather_keep(sub_keep, feather)
     unit = to_unit_float(sub_image, check=False)
-    if donors is None and resampler.uses_batch and n < b:
-        # Donors for a sub-batch: the other samples that have a background to give.
+    if donors is None and resampler.uses_batch and n == 1 < b:
+        # A batch backend borrows from the sub-batch's own samples (each one's original
+        # background); a lone selected sample borrows from the rest of the batch instead. Samples
+        # that ``active`` skipped were not checked above, and their pixels become content here.
         others = has_background.clone()
         others[index] = False
         if bool(others.any()):
-            donors = (to_unit_float(image[others], check=False), keep[others])
+            other_index = torch.nonzero(others).flatten()
+            donors = (to_unit_float(image.index_select(0, other_index)), keep.index_select(0, other_index))
     sub_seeds = seeds.cpu() if n == b else seeds.cpu()[index.cpu()]
     # The inputs were validated above (image range by to_unit_float), so the backend's own
     # input checks are skipped; what it returns is still checked.
     content = resampler._generate_checked_output(unit, sub_keep.to(unit.dtype), sub_seeds, donors)
-    binary = None if feather else binary_keep
-    bounded = bool(getattr(resampler, "bounded", False))
-    if n == b:
-        return composite(image, content, keep, binary=binary, bounded=bounded)
-    out = image.clone()
-    out[index] = composite(sub_image, content, sub_keep, binary=binary, bounded=bounded)
-    return out
+    return Selection(None if n == b else index, sub_image, sub_keep, content)

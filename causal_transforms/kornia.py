@@ -321,6 +321,7 @@ class RandomCausalResample(K.RandomTransplantation):
                     m = m.expand(b, -1, -1, -1)
             keep = self.role_spec.keep_map(m, "mask").contiguous()
             params["keep"] = keep
+            self._checked_keep = keep  # made here, so in [0, 1]: the engine need not check it again
         if batch is not None and keep.shape[0] != batch.shape[0]:
             raise ValueError(
                 f"mask: expected a keep-map for {batch.shape[0]} images, got one of shape {tuple(keep.shape)}"
@@ -344,6 +345,7 @@ class RandomCausalResample(K.RandomTransplantation):
             require_causal=self.require_causal,
             mask_name="mask",
             binary_keep=self.role_spec.mode == "binary",
+            keep_is_valid=params["keep"] is getattr(self, "_checked_keep", None),
         )
         if self.keepdim and image.ndim < 4:
             return out.reshape(image.shape)

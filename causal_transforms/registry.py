@@ -225,8 +225,8 @@ def get_resampler(name: str, options: Mapping[str, Any] | None = None) -> Resamp
         True
 
     """
-    opts = dict(options or {})
-    key = (name, _options_key(opts))
+    opts = dict(options) if options else {}
+    key = (name, _options_key(opts) if opts else "{}")
     with _lock:
         backend = _instances.get(key)
         if backend is None:

@@ -49,7 +49,12 @@ def composite(
     causal = k >= 1.0
     if binary:
         # A binary keep-map (the usual case): no blending, the content goes where keep is 0.
-        fill = gen.to(image.dtype) if bounded and image.is_floating_point() else from_unit_float(gen, image.dtype)
+        if not bounded:
+            fill = from_unit_float(gen, image.dtype)
+        elif image.dtype == torch.uint8:  # in [0, 1] already: scale and round, no clamp
+            fill = gen.mul(255.0).round_().to(torch.uint8)
+        else:
+            fill = gen.to(image.dtype)
         return select_bits(causal, image, fill)
     src = image.to(compute) / 255.0 if image.dtype == torch.uint8 else image.to(compute)
     blended = from_unit_float(torch.lerp(gen, src, k), image.dtype)

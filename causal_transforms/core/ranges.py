@@ -66,7 +66,7 @@ def to_unit_float(
         return image.to(dtype) / 255.0
     out_dtype = torch.float64 if image.dtype == torch.float64 else dtype
     if check and image.numel():
-        lo, hi = torch.aminmax(image.float() if image.dtype in (torch.float16, torch.bfloat16) else image)
+        lo, hi = torch.aminmax(_dense(image.float() if image.dtype in (torch.float16, torch.bfloat16) else image))
         lo_v, hi_v = float(lo), float(hi)
         if lo_v != lo_v or hi_v != hi_v:
             raise ValueError(f"{name}: expected float values in [0, 1], got NaN values")
@@ -76,6 +76,13 @@ def to_unit_float(
                 f"got values in [{lo_v:g}, {hi_v:g}]"
             )
     return image.to(out_dtype)
+
+
+def _dense(t: torch.Tensor) -> torch.Tensor:
+    """A contiguous view of a channels-last tensor for whole-tensor reductions (several times faster)."""
+    if t.ndim == 4 and not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last):
+        return t.permute(0, 2, 3, 1)
+    return t
 
 
 def from_unit_float(values: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
