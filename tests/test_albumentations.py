@@ -330,3 +330,52 @@ def test_channels_first_image_gets_a_layout_hint():
     image, mask = np.zeros((3, 16, 16), np.uint8), np.zeros((16, 16), np.uint8)
     with pytest.raises(ValueError, match=r"^data\['mask'\]: expected a mask of shape .*looks channels-first"):
         CausalResample("noise", p=1.0)(image=image, mask=mask)
+
+
+# ------------------------------------------------------------------ the HWC fast path (binary masks)
+@pytest.mark.parametrize("shape", [(24, 30), (24, 30, 1), (24, 30, 3), (24, 30, 4), (24, 30, 6)])
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+@pytest.mark.parametrize("name", ["noise", "spectral", "swap"])
+def test_hwc_fast_path_matches_the_engine(shape, dtype, name):
+    """Binary masks take the OpenCV HWC composite; it must give what the engine's composite gives."""
+    from causal_transforms.engine import apply_resample
+    from causal_transforms.registry import get_resampler
+
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, shape, dtype=np.uint8)
+    image = image if dtype == np.uint8 else (image / 255.0).astype(np.float32)
+    mask = np.zeros(shape[:2], np.uint8)
+    mask[5:15, 6:20] = 7
+    transform = CausalResample(name, p=1.0, donor_bank_size=0)
+    transform.set_random_seed(11)
+    seed = transform.get_params()["seed"]
+    transform.set_random_seed(11)
+    out = transform(image=image, mask=mask)["image"]
+    chw = torch.from_numpy(np.ascontiguousarray(image if image.ndim == 2 else np.moveaxis(image, -1, 0)))
+    chw = chw[None, None] if image.ndim == 2 else chw[None]
+    keep = torch.from_numpy((mask != 0).astype(np.float32))[None, None]
+    ref = apply_resample(chw, keep, get_resampler(name), torch.tensor([seed]))[0]
+    ref = ref[0].numpy() if image.ndim == 2 else np.moveaxis(ref.numpy(), 0, -1)
+    assert out.shape == image.shape and out.dtype == image.dtype and out.flags.c_contiguous
+    np.testing.assert_array_equal(out, ref)
+
+
+def test_hwc_fast_path_keeps_special_float_bits():
+    """Causal -0.0 stays -0.0 bit for bit (the causal pixels are never written)."""
+    rng = np.random.default_rng(2)
+    image = rng.random((16, 16, 3)).astype(np.float32)
+    image[4:12, 4:12] = -0.0
+    image[4, 4] = 0.0
+    mask = np.zeros((16, 16), bool)
+    mask[4:12, 4:12] = True
+    out = CausalResample("noise", p=1.0)(image=image, mask=mask)["image"]
+    assert np.array_equal(out.view(np.int32)[mask], image.view(np.int32)[mask])
+    assert (out[~mask] != image[~mask]).any()
+
+
+def test_numpy_keep_map_defers_bad_masks_to_the_named_error(sample):
+    image, mask = sample
+    bad = mask.astype(np.float32)
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"^data\['mask'\]: expected finite values"):
+        CausalResample("noise", p=1.0)(image=image, mask=bad)

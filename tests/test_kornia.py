@@ -521,3 +521,45 @@ def test_channels_last_image_gets_a_layout_hint():
     image, mask = torch.rand(2, 16, 16, 3), torch.zeros(2, 1, 16, 16)
     with pytest.raises(ValueError, match=r"^mask: expected spatial size .*looks channels-last"):
         RandomCausalResample("noise", p=1.0)(image, mask)
+
+
+# 9. What p < 1 costs: only the gated samples are checked and resampled -----------------------------------
+
+
+def test_samples_p_skips_are_neither_checked_nor_changed():
+    """As in Albumentations, a sample the gate skips passes through untouched, even an invalid one."""
+    image, mask = _images(4, 3, 8, 8), _object_mask(4, 8, 8)
+    image[1] = float("nan")  # skipped below: returned as it came
+    aug = RandomCausalResample("noise", p=1.0)
+    params = {"batch_prob": torch.tensor([1.0, 0.0, 1.0, 0.0]), "seeds": torch.arange(4)}
+    out, _ = aug(image, mask, params=params)
+    assert torch.equal(out[1].isnan(), image[1].isnan()) and bool(out[1].isnan().all())
+    assert torch.equal(out[3], image[3])
+    with pytest.raises(ValueError, match=r"^image: expected float values in \[0, 1\]"):
+        aug(image, mask, params={"batch_prob": torch.ones(4), "seeds": torch.arange(4)})
+
+
+def test_swap_with_p_below_one_borrows_from_other_resampled_samples():
+    """Each resampled sample gets the background of another resampled sample; a lone one borrows
+    from the rest of the batch (never its own mirrored background)."""
+    b = 6
+    image = torch.arange(b, dtype=torch.float32).div(10)[:, None, None, None].expand(b, 3, 8, 8).contiguous()
+    mask = torch.zeros(b, 1, 8, 8)
+    mask[:, :, 2:5, 2:5] = 1
+    aug = RandomCausalResample("swap", p=1.0)
+    gate = torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0, 0.0])
+    out, _ = aug(image, mask, params={"batch_prob": gate, "seeds": torch.arange(b)})
+    selected = [0, 2, 3]
+    for i in range(b):
+        background = out[i, 0][mask[i, 0] == 0]
+        if i in selected:
+            donor_values = {round(v, 4) for v in background.unique().tolist()}
+            assert len(donor_values) == 1
+            donor = round(donor_values.pop() * 10)
+            assert donor in selected and donor != i
+        else:
+            assert torch.equal(out[i], image[i])
+    lone = torch.tensor([0.0, 0.0, 0.0, 1.0, 0.0, 0.0])
+    out, _ = aug(image, mask, params={"batch_prob": lone, "seeds": torch.arange(b)})
+    donor = round(out[3, 0][mask[3, 0] == 0].unique().item() * 10)
+    assert donor != 3
