@@ -11,7 +11,7 @@ from typing import NamedTuple
 import torch
 
 from causal_transforms.backends.base import Resampler
-from causal_transforms.core.composite import composite
+from causal_transforms.core.composite import composite, composite_parts, select_bits
 from causal_transforms.core.devices import check_device, single_thread_after_fork
 from causal_transforms.core.feather import feather_keep
 from causal_transforms.core.ranges import check_image_dtype, to_unit_float
@@ -119,10 +119,27 @@ def apply_resample(
     bounded = bool(getattr(resampler, "bounded", False))
     if picked.index is None:
         return composite(image, picked.content, picked.keep, binary=binary, bounded=bounded)
-    out = image.clone()
-    mixed = composite(picked.image, picked.content, picked.keep, binary=binary, bounded=bounded)
-    out.index_copy_(0, picked.index, mixed)
+    if image.device.type != "cpu" or image[0].numel() < _ROW_WRITE_MIN:
+        # One kernel each (accelerators, or small rows where per-row Python calls would dominate).
+        mixed = composite(picked.image, picked.content, picked.keep, binary=binary, bounded=bounded)
+        return image.clone().index_copy_(0, picked.index, mixed)
+    # Image-sized rows on the CPU, where memory traffic is the cost: each output row is written
+    # once, the resampled ones straight from the composite's inputs (no full clone, no
+    # intermediate batch, and no index_copy_, which is several times slower than row copies here).
+    causal, fill = composite_parts(picked.image, picked.content, picked.keep, binary=binary, bounded=bounded)
+    out = torch.empty_like(image)  # the input's memory format, as clone() would give
+    start = 0
+    for j, i in enumerate(picked.index.tolist()):
+        if i > start:  # the untouched rows before this one, in one copy
+            out[start:i].copy_(image[start:i])
+        select_bits(causal[j], picked.image[j], fill[j], out=out[i])
+        start = i + 1
+    if start < image.shape[0]:
+        out[start:].copy_(image[start:])
     return out
+
+
+_ROW_WRITE_MIN = 1 << 15  # elements per sample from which apply_resample writes rows one by one on the CPU
 
 
 class Selection(NamedTuple):
@@ -242,13 +259,15 @@ def resample_selected(
     unit = to_unit_float(sub_image, check=False)
     if donors is None and resampler.uses_batch and n == 1 < b:
         # A batch backend borrows from the sub-batch's own samples (each one's original
-        # background); a lone selected sample borrows from the rest of the batch instead. Samples
-        # that ``active`` skipped were not checked above, and their pixels become content here.
+        # background); a lone selected sample borrows from one other sample that has a background,
+        # chosen by its seed (gathering and checking the whole rest of the batch would cost more
+        # than resampling it). That donor may be one ``active`` skipped, so it is checked here.
         others = has_background.clone()
         others[index] = False
-        if bool(others.any()):
-            other_index = torch.nonzero(others).flatten()
-            donors = (to_unit_float(image.index_select(0, other_index)), keep.index_select(0, other_index))
+        other_index = torch.nonzero(others).flatten()
+        if other_index.numel():
+            pick = other_index[int(seeds[int(index[0])]) % int(other_index.numel())].reshape(1)
+            donors = (to_unit_float(image.index_select(0, pick)), keep.index_select(0, pick))
     sub_seeds = seeds.cpu() if n == b else seeds.cpu()[index.cpu()]
     # The inputs were validated above (image range by to_unit_float), so the backend's own
     # input checks are skipped; what it returns is still checked.

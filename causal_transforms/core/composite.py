@@ -10,7 +10,7 @@ import torch
 
 from causal_transforms.core.ranges import check_image_dtype, from_unit_float
 
-__all__ = ["composite", "select_bits"]
+__all__ = ["composite", "composite_parts", "select_bits"]
 
 
 def composite(
@@ -40,6 +40,41 @@ def composite(
         tensor([[[[ 10, 255]]]], dtype=torch.uint8)
 
     """
+    causal, fill = composite_parts(image, generated, keep, binary=binary, bounded=bounded)
+    return select_bits(causal, image, fill)
+
+
+def composite_parts(
+    image: torch.Tensor,
+    generated: torch.Tensor,
+    keep: torch.Tensor,
+    *,
+    binary: bool | None = None,
+    bounded: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """What :func:`composite` selects between: ``composite(...) == select_bits(causal, image, fill)``.
+
+    For callers that write the result somewhere of their own (rows of a larger batch) with
+    :func:`select_bits` and ``out=``, instead of allocating it and copying it there.
+
+    Args:
+        image: As for :func:`composite`.
+        generated: As for :func:`composite`.
+        keep: As for :func:`composite`.
+        binary: As for :func:`composite`.
+        bounded: As for :func:`composite`.
+
+    Returns:
+        ``(causal, fill)``: a bool ``(B, 1, H, W)`` map of the pixels copied from ``image``, and
+        the values (in the image's dtype) everywhere else.
+
+    Example:
+        >>> img = torch.tensor([[[[10, 20]]]], dtype=torch.uint8)
+        >>> causal, fill = composite_parts(img, torch.ones(1, 1, 1, 2), torch.tensor([[[[1.0, 0.0]]]]))
+        >>> causal.tolist(), fill.tolist()
+        ([[[[True, False]]]], [[[[255, 255]]]])
+
+    """
     check_image_dtype(image)
     compute = torch.float64 if image.dtype == torch.float64 else torch.float32
     k = keep.to(device=image.device, dtype=compute)
@@ -55,10 +90,9 @@ def composite(
             fill = gen.mul(255.0).round_().to(torch.uint8)
         else:
             fill = gen.to(image.dtype)
-        return select_bits(causal, image, fill)
+        return causal, fill
     src = image.to(compute) / 255.0 if image.dtype == torch.uint8 else image.to(compute)
-    blended = from_unit_float(torch.lerp(gen, src, k), image.dtype)
-    return select_bits(causal, image, blended)
+    return causal, from_unit_float(torch.lerp(gen, src, k), image.dtype)
 
 
 _SAME_WIDTH_INT = {
@@ -70,7 +104,9 @@ _SAME_WIDTH_INT = {
 }
 
 
-def select_bits(condition: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def select_bits(
+    condition: torch.Tensor, a: torch.Tensor, b: torch.Tensor, *, out: torch.Tensor | None = None
+) -> torch.Tensor:
     """``torch.where(condition, a, b)`` by bit masks: exact for every value, several times faster on CPUs.
 
     ``a`` and ``b`` share a dtype; ``condition`` (bool) broadcasts against them. The values are
@@ -82,9 +118,11 @@ def select_bits(condition: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> to
         condition: Where to take ``a``.
         a: Values taken where ``condition`` holds.
         b: Values taken elsewhere.
+        out: Optional tensor of the result's shape and dtype to write into (any strides; it
+            may not overlap ``a`` or ``b``).
 
     Returns:
-        A new tensor with the dtype of ``a``.
+        A new tensor with the dtype of ``a``, or ``out``.
 
     Example:
         >>> a = torch.tensor([-0.0, float("nan"), 1.0]); b = torch.tensor([5.0, 6.0, 7.0])
@@ -94,11 +132,17 @@ def select_bits(condition: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> to
     """
     kind = _SAME_WIDTH_INT.get(a.dtype)
     if kind is None or b.dtype != a.dtype:
-        return torch.where(condition, a, b)
+        return torch.where(condition, a, b) if out is None else torch.where(condition, a, b, out=out)
     mask = condition.to(kind)
     mask = mask.mul_(255) if kind == torch.uint8 else mask.neg_()  # all ones where condition holds
     ai, bi = (a, b) if kind == a.dtype else (a.view(kind), b.view(kind))
-    out = torch.bitwise_xor(ai, bi)
-    out.bitwise_and_(mask)
-    out.bitwise_xor_(bi)
-    return out if kind == a.dtype else out.view(a.dtype)
+    if out is None:
+        res = torch.bitwise_xor(ai, bi)
+    else:
+        res = out if kind == out.dtype else out.view(kind)
+        torch.bitwise_xor(ai, bi, out=res)
+    res.bitwise_and_(mask)
+    res.bitwise_xor_(bi)
+    if out is not None:
+        return out
+    return res if kind == a.dtype else res.view(a.dtype)

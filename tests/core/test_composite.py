@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from causal_transforms.backends.base import Resampler
-from causal_transforms.core.composite import composite, select_bits
+from causal_transforms.core.composite import composite, composite_parts, select_bits
 from causal_transforms.core.feather import feather_keep
 from causal_transforms.core.fill import fill_holes
 from causal_transforms.core.ranges import from_unit_float, to_unit_float
@@ -100,3 +100,31 @@ def test_faulty_bounded_backend_cannot_touch_causal_pixels():
     out = apply_resample(image, keep, _NaNBackend(), torch.tensor([1, 2]))
     causal = keep.bool().expand_as(image)
     assert torch.equal(out[causal].view(torch.int32), image[causal].view(torch.int32))
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float16, torch.float32, torch.float64])
+def test_select_bits_writes_into_out_of_any_layout(dtype):
+    g = torch.Generator().manual_seed(3)
+    a = (
+        torch.rand(3, 5, 6, generator=g).to(dtype)
+        if dtype != torch.uint8
+        else torch.randint(0, 256, (3, 5, 6), dtype=dtype)
+    )
+    b = (
+        torch.rand(3, 5, 6, generator=g).to(dtype)
+        if dtype != torch.uint8
+        else torch.randint(0, 256, (3, 5, 6), dtype=dtype)
+    )
+    cond = torch.rand(1, 5, 6, generator=g) > 0.5
+    out = torch.empty(5, 6, 3, dtype=dtype).permute(2, 0, 1)  # channels-last storage
+    assert select_bits(cond, a, b, out=out) is out
+    assert torch.equal(out, torch.where(cond, a, b))
+
+
+def test_composite_parts_reassemble_composite():
+    g = torch.Generator().manual_seed(4)
+    image = torch.randint(0, 256, (2, 3, 6, 7), dtype=torch.uint8, generator=g)
+    gen = torch.rand(2, 3, 6, 7, generator=g)
+    for keep in ((torch.rand(2, 1, 6, 7, generator=g) > 0.5).float(), torch.rand(2, 1, 6, 7, generator=g)):
+        causal, fill = composite_parts(image, gen, keep)
+        assert torch.equal(select_bits(causal, image, fill), composite(image, gen, keep))

@@ -69,3 +69,32 @@ def test_option_conflicts_are_named():
         RoleSpec(mode="binary", roles={0: "keep"})
     with pytest.raises(ValueError, match="causal_values"):
         RoleSpec(causal_values=())
+
+
+MASK_DTYPES = [torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.uint16]
+MASK_DTYPES += [torch.float16, torch.bfloat16, torch.float32, torch.float64]
+
+
+@pytest.mark.parametrize("dtype", MASK_DTYPES)
+def test_binary_keep_map_is_nonzero_for_every_dtype(dtype):
+    """The fast route (sign/abs, byte views) must equal ``mask != 0`` and never alias the mask."""
+    g = torch.Generator().manual_seed(0)
+    values = torch.randint(-3, 4, (2, 1, 9, 11), generator=g)
+    if dtype == torch.bool:
+        mask = values > 0
+    elif dtype in (torch.uint8, torch.uint16):
+        mask = values.abs().to(dtype)
+    else:
+        mask = values.to(dtype)
+    if dtype.is_floating_point:
+        mask[0, 0, 0, :3] = torch.tensor([-0.0, 0.25, -1e-3], dtype=dtype)
+    if dtype == torch.int64:
+        mask[0, 0, 1, 0] = torch.iinfo(torch.int64).min  # abs() would overflow
+    if dtype == torch.int8:
+        mask[0, 0, 1, 0] = -128
+    keep = RoleSpec().keep_map(mask)
+    assert keep.dtype == torch.float32 and keep.shape == mask.shape
+    assert torch.equal(keep, (mask != 0).to(torch.float32))
+    assert keep.data_ptr() != mask.data_ptr()
+    # a channels-last view and a non-contiguous slice give the same answer
+    assert torch.equal(RoleSpec().keep_map(mask[:, :, :, ::2]), (mask[:, :, :, ::2] != 0).float())
