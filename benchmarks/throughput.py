@@ -79,8 +79,10 @@ def median_time(fn: Callable[[], Any], device: torch.device, min_time: float, re
     return statistics.median(rounds)
 
 
-def paired(fns: dict[str, Callable[[], Any]], device: torch.device, min_time: float, repeats: int) -> dict:
-    """Time several callables interleaved round by round, so drift hits all of them alike."""
+def paired_rounds(
+    fns: dict[str, Callable[[], Any]], device: torch.device, min_time: float, repeats: int
+) -> dict[str, list[float]]:
+    """Seconds per call of several callables, interleaved round by round, so drift hits all alike."""
     for fn in fns.values():
         fn()
     sync(device)
@@ -98,28 +100,49 @@ def paired(fns: dict[str, Callable[[], Any]], device: torch.device, min_time: fl
                 fn()
             sync(device)
             rounds[name].append((time.perf_counter() - t0) / numbers[name])
-    return {name: statistics.median(v) for name, v in rounds.items()}
+    return rounds
 
 
-def expected_time(fns: dict[str, Callable[[], Any]], device: torch.device, calls: int, blocks: int = 3) -> dict:
-    """Mean seconds per call over ``calls`` calls each, interleaved in blocks.
+def paired(fns: dict[str, Callable[[], Any]], device: torch.device, min_time: float, repeats: int) -> dict:
+    """Median seconds per call of each callable, timed interleaved (see :func:`paired_rounds`)."""
+    return {name: statistics.median(v) for name, v in paired_rounds(fns, device, min_time, repeats).items()}
 
-    For random gates (p = 0.5) the cost of one call depends on how many samples the gate picked,
-    so the expected cost needs a mean over many calls, not a median of a few.
+
+def round_ratio(rounds: dict[str, list[float]], num: str, den: str) -> float:
+    """Median over rounds of ``num / den`` measured in the same round (robust to machine drift)."""
+    return statistics.median(a / b for a, b in zip(rounds[num], rounds[den], strict=True))
+
+
+def gated_ratio(full: Callable[[], Any], gated, image, mask, device: torch.device, calls: int, rounds: int) -> dict:
+    """Cost of a random gate (``p`` < 1) against ``p`` = 1: the median over rounds of the ratio.
+
+    Every round replays the same ``calls`` gate draws (the global torch RNG is reseeded), so
+    rounds differ only in machine noise, and the draws' overall selected fraction is reported
+    next to the ratio.
     """
-    for fn in fns.values():
-        fn()
-    totals = dict.fromkeys(fns, 0.0)
-    per_block = max(1, calls // blocks)
-    for _ in range(blocks):
-        for name, fn in fns.items():
-            sync(device)
-            t0 = time.perf_counter()
-            for _ in range(per_block):
-                fn()
-            sync(device)
-            totals[name] += time.perf_counter() - t0
-    return {name: t / (per_block * blocks) for name, t in totals.items()}
+    full()
+    torch.manual_seed(0)
+    selected = total = 0
+    for _ in range(calls):  # untimed: warm-up, and the selected fraction of the draws
+        gated(image, mask)
+        picked = gated._params["batch_prob"] > 0.5
+        selected += int(picked.sum())
+        total += int(picked.numel())
+    ratios = []
+    for _ in range(rounds):
+        torch.manual_seed(0)
+        sync(device)
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            gated(image, mask)
+        sync(device)
+        t_gated = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            full()
+        sync(device)
+        ratios.append(t_gated / (time.perf_counter() - t0))
+    return {"ratio": statistics.median(ratios), "selected_fraction": selected / max(total, 1)}
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -208,21 +231,22 @@ def albumentations_section(sizes: list[int], min_time: float, repeats: int) -> l
                 if transform._uses_batch:  # fill the donor bank, as a pipeline would after one image
                     transform(image=donor[0] if dtype == "uint8" else donor[0].astype(np.float32) / 255, mask=donor[1])
                 bare = bare_call(name, image, mask, donor)
-                reps = max(5, repeats if name != "gan" or size < 512 else 5)
-                times = paired(
-                    {"ours": partial(call_transform, transform, image, mask), "bare": bare}, cpu, min_time, reps
+                # Cheap calls get more (shorter) rounds: the ratio is a median over rounds.
+                reps = 5 if name == "gan" and size >= 512 else 3 * repeats if size <= 256 else repeats
+                rounds = paired_rounds(
+                    {"ours": partial(call_transform, transform, image, mask), "bare": bare}, cpu, min_time / 2, reps
                 )
                 row = {
                     "size": size,
                     "dtype": dtype,
                     "resampler": name,
-                    "ours_ms": 1000 * times["ours"],
-                    "bare_ms": 1000 * times["bare"],
-                    "wrapper_ratio": times["ours"] / times["bare"],
+                    "ours_ms": 1000 * statistics.median(rounds["ours"]),
+                    "bare_ms": 1000 * statistics.median(rounds["bare"]),
+                    "wrapper_ratio": round_ratio(rounds, "ours", "bare"),
                 }
                 for peer, t in peer_times.items():
                     row[f"{peer}_ms"] = 1000 * t
-                    row[f"vs_{peer}"] = times["ours"] / t
+                    row[f"vs_{peer}"] = statistics.median(rounds["ours"]) / t
                 rows.append(row)
                 print(
                     f"  A {size:4d}px {dtype:7s} {name:8s} ours {row['ours_ms']:8.2f} ms  bare {row['bare_ms']:8.2f} ms"
@@ -253,52 +277,48 @@ def kornia_section(batches: list[int], size: int, device: torch.device, min_time
         transplant = K.RandomTransplantation(p=1.0)
         swap1 = RandomCausalResample("swap", p=1.0)
         swap05 = RandomCausalResample("swap", p=0.5)
-        times = paired(
+        rounds = paired_rounds(
             {"RandomTransplantation": partial(transplant, image, mask), "swap_p1": partial(swap1, image, mask)},
             device,
             min_time,
-            repeats,
+            2 * repeats,
         )
-        torch.manual_seed(0)  # the same gate draws in every run of the benchmark
-        gate = expected_time(
-            {"swap_p1": partial(swap1, image, mask), "swap_p0.5": partial(swap05, image, mask)}, device, 120
-        )
-        times["swap_p0.5"] = times["swap_p1"] * gate["swap_p0.5"] / gate["swap_p1"]
+        times = {k: statistics.median(v) for k, v in rounds.items()}
+        gate = gated_ratio(partial(swap1, image, mask), swap05, image, mask, device, max(16, 256 // batch), 2 * repeats)
         row = {
             "batch": batch,
             "size": size,
             "device": str(device),
             "RandomTransplantation_ms": 1000 * times["RandomTransplantation"],
             "swap_p1_ms": 1000 * times["swap_p1"],
-            "swap_p0.5_ms": 1000 * times["swap_p0.5"],
-            "swap_vs_RandomTransplantation": times["swap_p1"] / times["RandomTransplantation"],
-            "swap_p0.5_vs_p1": times["swap_p0.5"] / times["swap_p1"],
+            "swap_p0.5_ms": 1000 * times["swap_p1"] * gate["ratio"],
+            "swap_vs_RandomTransplantation": round_ratio(rounds, "swap_p1", "RandomTransplantation"),
+            "swap_p0.5_vs_p1": gate["ratio"],
+            "swap_p0.5_selected_fraction": gate["selected_fraction"],
         }
         if batch <= 8 or device.type == "cuda":
             gan = get_resampler("gan")
             gan1 = RandomCausalResample("gan", p=1.0)
             gan05 = RandomCausalResample("gan", p=0.5)
             seeds = torch.arange(batch)
-            gtimes = paired(
+            grounds = paired_rounds(
                 {"generator": partial(gan.draw, seeds, size, size, device), "gan_p1": partial(gan1, image, mask)},
                 device,
                 min_time,
                 max(3, repeats // 2),
             )
-            torch.manual_seed(0)
-            gate = expected_time(
-                {"gan_p1": partial(gan1, image, mask), "gan_p0.5": partial(gan05, image, mask)},
-                device,
-                12 if device.type == "cpu" else 60,
+            gtimes = {k: statistics.median(v) for k, v in grounds.items()}
+            gate = gated_ratio(
+                partial(gan1, image, mask), gan05, image, mask, device, 8 if device.type == "cpu" else 32, 3
             )
-            gtimes["gan_p0.5"] = gtimes["gan_p1"] * gate["gan_p0.5"] / gate["gan_p1"]
             row.update(
                 {
                     "generator_ms": 1000 * gtimes["generator"],
                     "gan_p1_ms": 1000 * gtimes["gan_p1"],
-                    "gan_p0.5_ms": 1000 * gtimes["gan_p0.5"],
-                    "gan_vs_generator": gtimes["gan_p1"] / gtimes["generator"],
-                    "gan_p0.5_vs_p1": gtimes["gan_p0.5"] / gtimes["gan_p1"],
+                    "gan_p0.5_ms": 1000 * gtimes["gan_p1"] * gate["ratio"],
+                    "gan_vs_generator": round_ratio(grounds, "gan_p1", "generator"),
+                    "gan_p0.5_vs_p1": gate["ratio"],
+                    "gan_p0.5_selected_fraction": gate["selected_fraction"],
                 }
             )
         rows.append(row)
@@ -647,6 +667,8 @@ def main(argv: list[str] | None = None) -> int:
     payload["goals"] = goals(payload)
     payload["seconds"] = time.perf_counter() - t0
     stem = "throughput" + ("_quick" if args.quick else "") + ("_cuda" if device.type == "cuda" else "")
+    if set(args.sections) != set(parser.get_default("sections")) and device.type != "cuda":
+        stem += "_partial"  # a run of some sections never overwrites the committed full results
     write_json(f"{stem}.json", payload)
     plot(payload, RESULTS / f"{stem}.png")
     print("\nGoals")

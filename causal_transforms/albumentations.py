@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import random
 from collections import deque
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import cv2
 import numpy as np
@@ -30,7 +30,7 @@ from pydantic import Field, field_validator
 from causal_transforms.core.devices import single_thread_after_fork
 from causal_transforms.core.roles import RoleSpec
 from causal_transforms.core.seeding import MAX_SEED, derive_seed
-from causal_transforms.engine import apply_resample, resample_selected
+from causal_transforms.engine import apply_resample, resample_one
 from causal_transforms.registry import get_resampler, list_resamplers
 
 __all__ = ["CausalResample"]
@@ -91,13 +91,14 @@ def _tensor_to_image(t: torch.Tensor, like: np.ndarray) -> np.ndarray:
 _HWC_DTYPES = (np.dtype(np.uint8), np.dtype(np.float32))
 
 
-def _write_background(img: np.ndarray, content: torch.Tensor, keep: torch.Tensor) -> np.ndarray:
-    """A copy of ``img`` (HWC uint8 / float32) with ``content`` where the binary ``keep`` is 0.
+def _write_background(img: np.ndarray, content: torch.Tensor, background: np.ndarray) -> np.ndarray:
+    """A copy of ``img`` (HWC uint8 / float32) with ``content`` where ``background`` is 1.
 
-    ``content`` is ``(1, C, H, W)`` in [0, 1]. Only background pixels are written, so the causal
-    pixels of the result are a bit copy of the input. Channels are interleaved by ``cv2.merge``
-    and written by ``cv2.copyTo`` under the background mask: both run in the HWC layout, far
-    faster than a torch composite on a channels-last view of the array.
+    ``content`` is ``(1, C, H, W)`` in [0, 1]; ``background`` an ``(H, W)`` uint8 map, 1 for
+    non-causal pixels. Only those pixels are written, so the causal pixels of the result are a
+    bit copy of the input. Channels are interleaved by ``cv2.merge`` and written by
+    ``cv2.copyTo`` under the mask: both run in the HWC layout, far faster than a torch composite
+    on a channels-last view of the array.
     """
     if img.dtype == np.uint8:
         planes = content[0].mul(255.0).round_().to(torch.uint8).numpy()
@@ -107,9 +108,22 @@ def _write_background(img: np.ndarray, content: torch.Tensor, keep: torch.Tensor
         fill = planes[0] if img.ndim == 2 else planes[0][..., None]
     else:
         fill = cv2.merge(list(planes))
-    background = (keep[0, 0].numpy() == 0).view(np.uint8)
     out = cv2.copyTo(fill, background, np.array(img, copy=True, order="C"))
     return out.reshape(img.shape)
+
+
+class _SingleKeep(NamedTuple):
+    """One image's keep-map and what the single-image path needs to know about it."""
+
+    keep: torch.Tensor  # (1, 1, H, W) float32 in [0, 1]
+    background: np.ndarray | None  # (H, W) uint8, 1 where keep == 0; only for binary maps
+    has_background: bool
+    has_causal: bool
+
+
+def _binary_single_keep(keep: torch.Tensor, background: np.ndarray) -> _SingleKeep:
+    n_background = cv2.countNonZero(background)
+    return _SingleKeep(keep, background, n_background > 0, n_background < background.size)
 
 
 class CausalResample(A.DualTransform):
@@ -209,9 +223,12 @@ class CausalResample(A.DualTransform):
         from causal_transforms.registry import resampler_specs
 
         self._uses_batch = resampler_specs()[resampler].uses_batch
-        self._bank: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=max(donor_bank_size, 1))
+        # Bank entries are [image, keep, checked]: ``checked`` turns True once the image passed this
+        # transform's range check, so a float donor need not be checked again when it is borrowed.
+        self._bank: deque[list[Any]] = deque(maxlen=max(donor_bank_size, 1))
+        self._pending_entry: tuple[np.ndarray, list[Any]] | None = None
         self._stream_key: tuple[int, int] | None = None
-        self._last_keep: tuple[Any, torch.Tensor] | None = None
+        self._last_keep: tuple[Any, _SingleKeep] | None = None
 
     # ----------------------------------------------------------------- random streams
     def set_random_seed(self, seed: int | None) -> None:
@@ -248,6 +265,7 @@ class CausalResample(A.DualTransform):
         state = self.__dict__.copy()
         state["_bank"] = deque(maxlen=self._bank.maxlen)
         state["_last_keep"] = None
+        state["_pending_entry"] = None
         return state
 
     # ----------------------------------------------------------------- parameters
@@ -271,28 +289,38 @@ class CausalResample(A.DualTransform):
         if not self._uses_batch or "image" not in data or self.mask_key not in data:
             return {}
         image, mask = data["image"], data[self.mask_key]
-        keep_map = self._keep_for(mask)
-        self._last_keep = (mask, keep_map)  # the same call's apply_with_params reuses it
-        keep = keep_map[0, 0].numpy()
+        single = self._single_keep_for(mask)
+        self._last_keep = (mask, single)  # the same call's apply_with_params reuses it
         donor: dict[str, Any] = {}
         if self._bank:
             index = params["seed"] % len(self._bank)
-            donor_image, donor_keep = self._bank[index]
+            donor_image, donor_keep, checked = self._bank[index]
             if donor_image.shape == image.shape:
-                donor = {"donor_image": donor_image, "donor_keep": donor_keep}
+                donor = {"donor_image": donor_image, "donor_keep": donor_keep, "donor_checked": checked}
         if self.donor_bank_size:
-            self._bank.append((np.array(image, copy=True), keep.copy()))
+            entry = [np.array(image, copy=True), single.keep[0, 0].numpy().copy(), False]
+            self._bank.append(entry)
+            self._pending_entry = (image, entry)  # apply marks it checked once the image passed
         return donor
 
-    def _keep_for(self, mask: Any, batch: bool = False) -> torch.Tensor:
-        name = self._mask_name()
-        if not batch and self._binary_any_nonzero and isinstance(mask, np.ndarray) and mask.dtype.kind in "biuf":
+    def _single_keep_for(self, mask: Any) -> _SingleKeep:
+        """One image's keep-map ``(1, 1, H, W)``, with its background map for binary role maps."""
+        if self._binary_any_nonzero and isinstance(mask, np.ndarray) and mask.dtype.kind in "biuf":
             # The common case (an object mask, non-zero = causal) straight in numpy, several times
             # cheaper than the tensor route for small images. Anything unusual (a bad shape,
             # non-finite values) takes the general route below, which names the problem.
             m = mask[..., 0] if mask.ndim == 3 and mask.shape[-1] == 1 else mask
             if m.ndim == 2 and (m.dtype.kind != "f" or np.isfinite(m).all()):
-                return torch.from_numpy((m != 0).astype(np.float32))[None, None]
+                causal = m != 0
+                keep = torch.from_numpy(causal.astype(np.float32))[None, None]
+                return _binary_single_keep(keep, np.logical_not(causal).view(np.uint8))
+        keep = self._keep_for(mask)
+        if self._role_spec.mode == "binary":
+            return _binary_single_keep(keep, (keep[0, 0].numpy() == 0).view(np.uint8))
+        return _SingleKeep(keep, None, bool(keep.amin() < 1.0), bool(keep.amax() > 0.0))
+
+    def _keep_for(self, mask: Any, batch: bool = False) -> torch.Tensor:
+        name = self._mask_name()
         if batch:
             if isinstance(mask, (list, tuple)):
                 maps = [_mask_to_tensor(np.asarray(m), name) for m in mask]
@@ -324,7 +352,7 @@ class CausalResample(A.DualTransform):
                 )
             mask = kwargs[self.mask_key]
             last, self._last_keep = self._last_keep, None
-            params["_keep"] = last[1] if last is not None and last[0] is mask else self._keep_for(mask)
+            params["_keep"] = last[1] if last is not None and last[0] is mask else self._single_keep_for(mask)
         if kwargs.get("images") is not None:
             key = "masks" if self.mask_key == "mask" else self.mask_key
             if kwargs.get(key) is None:
@@ -342,7 +370,8 @@ class CausalResample(A.DualTransform):
     def apply(self, img: np.ndarray, *args: Any, **params: Any) -> np.ndarray:
         """Resample the non-causal pixels of one image."""
         image = _image_to_tensor(img, "image")
-        keep = params["_keep"]
+        single: _SingleKeep = params["_keep"]
+        keep = single.keep
         if tuple(keep.shape[-2:]) != tuple(image.shape[-2:]):
             raise ValueError(
                 f"{self._mask_name()}: expected a mask of shape {tuple(image.shape[-2:])} like the image, "
@@ -358,39 +387,41 @@ class CausalResample(A.DualTransform):
         if "donor_image" in params:
             donor = _image_to_tensor(params["donor_image"], "donor_image")
             if donor.shape[1] == image.shape[1]:
+                donor_keep = torch.from_numpy(params["donor_keep"])[None, None]
                 if donor.dtype == torch.uint8:
-                    donors = (donor.float() / 255.0, torch.from_numpy(params["donor_keep"])[None, None])
+                    donors = (donor.float() / 255.0, donor_keep)
+                elif params.get("donor_checked"):
+                    donors = (donor.to(torch.float32), donor_keep)
                 else:
-                    # The bank keeps images before they were validated: use a float donor only if in range.
+                    # A banked image that never passed the range check (its own call failed):
+                    # borrow it only if it is in range. (Reduced in the array's own HWC order.)
                     donor = donor.to(torch.float32)
-                    # (reduced in the array's own HWC order: several times faster than the NCHW view)
                     lo, hi = torch.aminmax(donor.permute(0, 2, 3, 1)) if donor.numel() else (torch.zeros(()),) * 2
                     if float(lo) >= 0.0 and float(hi) <= 1.0:
-                        donors = (donor, torch.from_numpy(params["donor_keep"])[None, None])
+                        donors = (donor, donor_keep)
         backend = self._backend()
-        seeds = torch.full((1,), params["seed"], dtype=torch.int64)
-        if self._role_spec.mode == "binary" and not self.feather and backend.bounded and img.dtype in _HWC_DTYPES:
+        if single.background is not None and not self.feather and backend.bounded and img.dtype in _HWC_DTYPES:
             # Binary keep-map: no blending, so the new content is written into a copy of the
             # array where keep is 0 and the causal pixels are never touched (exact by
             # construction); OpenCV does this in the array's own HWC layout.
-            picked = resample_selected(
+            content = resample_one(
                 image,
                 keep,
                 backend,
-                seeds,
+                params["seed"],
+                has_background=single.has_background,
+                has_causal=single.has_causal,
                 donors=donors,
                 require_causal=self.require_causal,
                 mask_name=self._mask_name(),
-                keep_is_valid=True,
             )
-            if picked is None:
-                return img.copy()
-            return _write_background(img, picked.content, keep)
+            self._mark_banked_checked(img)
+            return img.copy() if content is None else _write_background(img, content, single.background)
         out = apply_resample(
             image,
             keep,
             backend,
-            seeds,
+            torch.full((1,), params["seed"], dtype=torch.int64),
             feather=self.feather,
             donors=donors,
             require_causal=self.require_causal,
@@ -398,7 +429,14 @@ class CausalResample(A.DualTransform):
             binary_keep=self._role_spec.mode == "binary",
             keep_is_valid=True,
         )
+        self._mark_banked_checked(img)
         return _tensor_to_image(out, img)
+
+    def _mark_banked_checked(self, img: np.ndarray) -> None:
+        """``img`` passed the range check: if it is the image banked by this call, say so."""
+        pending, self._pending_entry = self._pending_entry, None
+        if pending is not None and pending[0] is img:
+            pending[1][2] = True
 
     def apply_to_images(self, images: np.ndarray, *args: Any, **params: Any) -> np.ndarray:
         """Resample a batch of images at once (batch backends borrow from batch-mates)."""

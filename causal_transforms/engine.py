@@ -16,7 +16,7 @@ from causal_transforms.core.devices import check_device, single_thread_after_for
 from causal_transforms.core.feather import feather_keep
 from causal_transforms.core.ranges import check_image_dtype, to_unit_float
 
-__all__ = ["Selection", "apply_resample", "check_batch", "resample_selected"]
+__all__ = ["Selection", "apply_resample", "check_batch", "resample_one", "resample_selected"]
 
 
 def check_batch(image: torch.Tensor, keep: torch.Tensor, mask_name: str = "mask") -> None:
@@ -273,3 +273,62 @@ def resample_selected(
     # input checks are skipped; what it returns is still checked.
     content = resampler._generate_checked_output(unit, sub_keep.to(unit.dtype), sub_seeds, donors)
     return Selection(None if n == b else index, sub_image, sub_keep, content)
+
+
+def resample_one(
+    image: torch.Tensor,
+    keep: torch.Tensor,
+    resampler: Resampler,
+    seed: int,
+    *,
+    has_background: bool,
+    has_causal: bool,
+    donors: tuple[torch.Tensor, torch.Tensor] | None = None,
+    require_causal: bool = False,
+    mask_name: str = "mask",
+) -> torch.Tensor | None:
+    """The single-image case of :func:`resample_selected` for an adapter that made the keep-map.
+
+    A host adapter that has just built ``keep`` itself (with
+    :meth:`~causal_transforms.core.roles.RoleSpec.keep_map` or an equivalent) already knows its
+    shape, its range and whether it has a background and a causal pixel; this skips the batch
+    bookkeeping and those checks. The image's range is still checked, and so is what the backend
+    returns.
+
+    Args:
+        image: ``(1, C, H, W)``, ``uint8`` or float in [0, 1], on the CPU or an accelerator.
+        keep: ``(1, 1, H, W)`` float32 keep-map in [0, 1] on the image's device.
+        resampler: The backend.
+        seed: The sample's seed (a non-negative int below 2**63).
+        has_background: Whether ``keep`` has a pixel below 1.
+        has_causal: Whether ``keep`` has a pixel above 0.
+        donors: Optional ``(images, keeps)`` pool for batch backends such as ``swap``.
+        require_causal: Raise when the image has no causal pixel.
+        mask_name: Name of the user's mask argument, for errors.
+
+    Returns:
+        The backend's content, ``(1, C, H, W)`` float, or ``None`` when there is no background.
+
+    Raises:
+        ValueError: Float values outside [0, 1]; no causal pixel with ``require_causal``.
+
+    Example:
+        >>> from causal_transforms import create_resampler
+        >>> keep = torch.zeros(1, 1, 8, 8); keep[..., :4, :] = 1
+        >>> content = resample_one(torch.rand(1, 3, 8, 8), keep, create_resampler("noise"), 7,
+        ...                        has_background=True, has_causal=True)
+        >>> tuple(content.shape)
+        (1, 3, 8, 8)
+
+    """
+    single_thread_after_fork()
+    if image.is_floating_point():
+        to_unit_float(image)  # the range check
+    else:
+        check_image_dtype(image)
+    if require_causal and not has_causal:
+        raise ValueError(f"{mask_name}: expected at least one causal pixel per sample (require_causal=True), got none")
+    if not has_background:
+        return None
+    seeds = torch.tensor([seed], dtype=torch.int64)
+    return resampler._generate_checked_output(to_unit_float(image, check=False), keep, seeds, donors)

@@ -373,6 +373,43 @@ def test_hwc_fast_path_keeps_special_float_bits():
     assert (out[~mask] != image[~mask]).any()
 
 
+@pytest.mark.parametrize("mode", ["binary", "labels"])
+def test_all_causal_and_all_background_single_images(mode):
+    """The single-image path's background flags: nothing to resample, or everything."""
+    rng = np.random.default_rng(5)
+    image = rng.random((12, 14, 3)).astype(np.float32)
+    roles = {0: "resample", 1: "keep"} if mode == "labels" else None
+    t = CausalResample("noise", p=1.0, roles=roles, strict_roles=False)
+    out = t(image=image, mask=np.ones((12, 14), np.uint8))["image"]
+    assert np.array_equal(out, image) and out is not image
+    out = t(image=image, mask=np.zeros((12, 14), np.uint8))["image"]
+    assert (out != image).all()
+    with pytest.raises(ValueError, match=r"^data\['mask'\]: expected at least one causal pixel"):
+        CausalResample("noise", p=1.0, roles=roles, strict_roles=False, require_causal=True)(
+            image=image, mask=np.zeros((12, 14), np.uint8)
+        )
+
+
+def test_donor_bank_never_lends_an_unchecked_out_of_range_image():
+    """A float image whose own call failed the range check stays in the bank unchecked; borrowing it
+    must check it again and fall back to the image's own background, never copy its values."""
+    rng = np.random.default_rng(6)
+    mask = np.zeros((16, 16), np.uint8)
+    mask[4:12, 4:12] = 1
+    t = CausalResample("swap", p=1.0, donor_bank_size=1)
+    bad = rng.random((16, 16, 3)).astype(np.float32) * 3.0
+    with pytest.raises(ValueError, match="expected float values in"):
+        t(image=bad, mask=mask)
+    assert t._bank[-1][2] is False
+    good = rng.random((16, 16, 3)).astype(np.float32)
+    out = t(image=good, mask=mask)["image"]
+    assert out.min() >= 0.0 and out.max() <= 1.0
+    assert np.array_equal(out[mask == 1], good[mask == 1])
+    assert t._bank[-1][2] is True  # this call's image passed, so it may be lent unchecked
+    again = t(image=good, mask=mask)["image"]  # borrows the checked copy of ``good``
+    assert np.array_equal(again[mask == 1], good[mask == 1]) and again.max() <= 1.0
+
+
 def test_numpy_keep_map_defers_bad_masks_to_the_named_error(sample):
     image, mask = sample
     bad = mask.astype(np.float32)
