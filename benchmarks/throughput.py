@@ -205,6 +205,10 @@ def albumentations_section(sizes: list[int], min_time: float, repeats: int) -> l
     rows = []
     broken: dict[str, str] = {}
     cpu = torch.device("cpu")
+    # One torch thread, as in the DataLoader workers where this path runs (the library sets it
+    # there); it also keeps two-thread scheduling noise out of sub-millisecond timings.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     for size in sizes:
         images, masks = real_inputs(size, 2)
         for dtype in ("uint8", "float32"):
@@ -253,7 +257,8 @@ def albumentations_section(sizes: list[int], min_time: float, repeats: int) -> l
                     f"  wrapper x{row['wrapper_ratio']:.3f}  vs CoarseDropout x{row['vs_CoarseDropout']:.1f}",
                     flush=True,
                 )
-    return {"rows": rows, "peer_failures": broken}
+    torch.set_num_threads(threads)
+    return {"rows": rows, "peer_failures": broken, "torch_threads": 1}
 
 
 def call_transform(transform, image: np.ndarray, mask: np.ndarray) -> dict:
@@ -284,7 +289,7 @@ def kornia_section(batches: list[int], size: int, device: torch.device, min_time
             2 * repeats,
         )
         times = {k: statistics.median(v) for k, v in rounds.items()}
-        gate = gated_ratio(partial(swap1, image, mask), swap05, image, mask, device, max(16, 256 // batch), 2 * repeats)
+        gate = gated_ratio(partial(swap1, image, mask), swap05, image, mask, device, max(16, 512 // batch), 2 * repeats)
         row = {
             "batch": batch,
             "size": size,

@@ -41,7 +41,7 @@ class SwapResampler(Resampler):
                 pool = F.interpolate(pool, size=image.shape[-2:], mode="bilinear", align_corners=False)
                 pool_keep = F.interpolate(pool_keep, size=image.shape[-2:], mode="bilinear", align_corners=False)
             index = torch.tensor([v % pool.shape[0] for v in s], device=image.device)
-            return fill_holes(pool[index], (1.0 - pool_keep[index]).clamp_min(0))
+            return fill_holes(pool.index_select(0, index), (1.0 - pool_keep.index_select(0, index)).clamp_min(0))
         # The fill is a convex combination of pixels in [0, 1]: no clamp needed.
         background = fill_holes(image, (1.0 - keep).clamp_min(0))
         if b == 1:
@@ -49,4 +49,4 @@ class SwapResampler(Resampler):
             shift = (s[0] % max(h, 1), (s[0] // max(h, 1)) % max(w, 1))
             return torch.roll(background.flip(-1, -2), shifts=shift, dims=(-2, -1))
         index = torch.tensor([(i + 1 + v % (b - 1)) % b for i, v in enumerate(s)], device=image.device)
-        return background[index]
+        return background.index_select(0, index)  # several times faster than background[index] on CPUs
