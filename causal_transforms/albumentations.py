@@ -136,7 +136,7 @@ class CausalResample(A.DualTransform):
     ``images=`` batches the role maps come from ``masks=`` (or from ``data[mask_key]`` holding
     one map per image), and batch backends such as ``swap`` borrow from batch-mates; for
     single images ``swap`` borrows from a bank of the last ``donor_bank_size`` samples this
-    transform saw in this process.
+    transform processed successfully in this process.
 
     Args:
         resampler: Backend name from :func:`causal_transforms.list_resamplers`.
@@ -223,10 +223,10 @@ class CausalResample(A.DualTransform):
         from causal_transforms.registry import resampler_specs
 
         self._uses_batch = resampler_specs()[resampler].uses_batch
-        # Bank entries are [image, keep, checked]: ``checked`` turns True once the image passed this
-        # transform's range check, so a float donor need not be checked again when it is borrowed.
-        self._bank: deque[list[Any]] = deque(maxlen=max(donor_bank_size, 1))
-        self._pending_entry: tuple[np.ndarray, list[Any]] | None = None
+        # Donors for single images: (image, keep) of earlier calls that succeeded, so every banked
+        # image passed this transform's checks (dtype, shape, range) and is lent without re-checks.
+        self._bank: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=max(donor_bank_size, 1))
+        self._pending_entry: tuple[np.ndarray, np.ndarray] | None = None
         self._stream_key: tuple[int, int] | None = None
         self._last_keep: tuple[Any, _SingleKeep] | None = None
 
@@ -286,6 +286,7 @@ class CausalResample(A.DualTransform):
 
     def get_params_dependent_on_data(self, params: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
         """For batch backends given a single image, choose a donor from the bank (stored for replay)."""
+        self._pending_entry = None
         if not self._uses_batch or "image" not in data or self.mask_key not in data:
             return {}
         image, mask = data["image"], data[self.mask_key]
@@ -294,13 +295,12 @@ class CausalResample(A.DualTransform):
         donor: dict[str, Any] = {}
         if self._bank:
             index = params["seed"] % len(self._bank)
-            donor_image, donor_keep, checked = self._bank[index]
+            donor_image, donor_keep = self._bank[index]
             if donor_image.shape == image.shape:
-                donor = {"donor_image": donor_image, "donor_keep": donor_keep, "donor_checked": checked}
+                donor = {"donor_image": donor_image, "donor_keep": donor_keep}
         if self.donor_bank_size:
-            entry = [np.array(image, copy=True), single.keep[0, 0].numpy().copy(), False]
-            self._bank.append(entry)
-            self._pending_entry = (image, entry)  # apply marks it checked once the image passed
+            # Banked by apply_with_params only once this call has succeeded.
+            self._pending_entry = (np.array(image, copy=True), single.keep[0, 0].numpy().copy())
         return donor
 
     def _single_keep_for(self, mask: Any) -> _SingleKeep:
@@ -338,6 +338,7 @@ class CausalResample(A.DualTransform):
 
     def apply_with_params(self, params: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
         """Compute the keep-map from the current data, then route every target."""
+        pending, self._pending_entry = self._pending_entry, None
         if not params:
             return super().apply_with_params(params, *args, **kwargs)
         self._check_mask_key()
@@ -361,7 +362,10 @@ class CausalResample(A.DualTransform):
                     f"but the data has keys {sorted(kwargs)}"
                 )
             params["_keeps"] = self._keep_for(kwargs[key], batch=True)
-        return super().apply_with_params(params, *args, **kwargs)
+        result = super().apply_with_params(params, *args, **kwargs)
+        if pending is not None:  # every target passed: this call's image may be lent from now on
+            self._bank.append(pending)
+        return result
 
     # ----------------------------------------------------------------- targets
     def _backend(self):
@@ -388,17 +392,8 @@ class CausalResample(A.DualTransform):
             donor = _image_to_tensor(params["donor_image"], "donor_image")
             if donor.shape[1] == image.shape[1]:
                 donor_keep = torch.from_numpy(params["donor_keep"])[None, None]
-                if donor.dtype == torch.uint8:
-                    donors = (donor.float() / 255.0, donor_keep)
-                elif params.get("donor_checked"):
-                    donors = (donor.to(torch.float32), donor_keep)
-                else:
-                    # A banked image that never passed the range check (its own call failed):
-                    # borrow it only if it is in range. (Reduced in the array's own HWC order.)
-                    donor = donor.to(torch.float32)
-                    lo, hi = torch.aminmax(donor.permute(0, 2, 3, 1)) if donor.numel() else (torch.zeros(()),) * 2
-                    if float(lo) >= 0.0 and float(hi) <= 1.0:
-                        donors = (donor, donor_keep)
+                # Banked images passed this transform's checks when they were processed.
+                donors = (donor.float() / 255.0 if donor.dtype == torch.uint8 else donor.to(torch.float32), donor_keep)
         backend = self._backend()
         if single.background is not None and not self.feather and backend.bounded and img.dtype in _HWC_DTYPES:
             # Binary keep-map: no blending, so the new content is written into a copy of the
@@ -415,7 +410,6 @@ class CausalResample(A.DualTransform):
                 require_causal=self.require_causal,
                 mask_name=self._mask_name(),
             )
-            self._mark_banked_checked(img)
             return img.copy() if content is None else _write_background(img, content, single.background)
         out = apply_resample(
             image,
@@ -429,14 +423,7 @@ class CausalResample(A.DualTransform):
             binary_keep=self._role_spec.mode == "binary",
             keep_is_valid=True,
         )
-        self._mark_banked_checked(img)
         return _tensor_to_image(out, img)
-
-    def _mark_banked_checked(self, img: np.ndarray) -> None:
-        """``img`` passed the range check: if it is the image banked by this call, say so."""
-        pending, self._pending_entry = self._pending_entry, None
-        if pending is not None and pending[0] is img:
-            pending[1][2] = True
 
     def apply_to_images(self, images: np.ndarray, *args: Any, **params: Any) -> np.ndarray:
         """Resample a batch of images at once (batch backends borrow from batch-mates)."""

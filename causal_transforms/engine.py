@@ -261,13 +261,18 @@ def resample_selected(
         # A batch backend borrows from the sub-batch's own samples (each one's original
         # background); a lone selected sample borrows from one other sample that has a background,
         # chosen by its seed (gathering and checking the whole rest of the batch would cost more
-        # than resampling it). That donor may be one ``active`` skipped, so it is checked here.
+        # than resampling it). That donor may be one ``active`` skipped and so unchecked: one out
+        # of range is not lent (and raises nothing, as skipped samples never do); the backend then
+        # falls back to the sample's own background.
         others = has_background.clone()
         others[index] = False
         other_index = torch.nonzero(others).flatten()
         if other_index.numel():
             pick = other_index[int(seeds[int(index[0])]) % int(other_index.numel())].reshape(1)
-            donors = (to_unit_float(image.index_select(0, pick)), keep.index_select(0, pick))
+            try:
+                donors = (to_unit_float(image.index_select(0, pick)), keep.index_select(0, pick))
+            except ValueError:
+                donors = None
     sub_seeds = seeds.cpu() if n == b else seeds.cpu()[index.cpu()]
     # The inputs were validated above (image range by to_unit_float), so the backend's own
     # input checks are skipped; what it returns is still checked.

@@ -390,24 +390,33 @@ def test_all_causal_and_all_background_single_images(mode):
         )
 
 
-def test_donor_bank_never_lends_an_unchecked_out_of_range_image():
-    """A float image whose own call failed the range check stays in the bank unchecked; borrowing it
-    must check it again and fall back to the image's own background, never copy its values."""
+@pytest.mark.parametrize(
+    ("bad_image", "bad_mask", "error"),
+    [
+        (np.full((16, 16, 3), 3.0, np.float32), None, ValueError),  # out of range
+        (np.full((16, 16, 3), np.nan, np.float32), None, ValueError),
+        (np.zeros((16, 16, 3), np.uint16), None, TypeError),  # unsupported dtype
+        (np.zeros((16, 16, 3), bool), None, TypeError),
+        (None, np.zeros((8, 8), np.uint8), ValueError),  # mask of another shape
+    ],
+)
+def test_donor_bank_never_lends_an_image_whose_call_failed(bad_image, bad_mask, error):
+    """Only calls that succeeded are banked: a rejected image (bad range, dtype, or mask) must not
+    be lent to later valid calls, where it would raise about an argument the user never passed or
+    bring bad values in."""
     rng = np.random.default_rng(6)
     mask = np.zeros((16, 16), np.uint8)
     mask[4:12, 4:12] = 1
     t = CausalResample("swap", p=1.0, donor_bank_size=1)
-    bad = rng.random((16, 16, 3)).astype(np.float32) * 3.0
-    with pytest.raises(ValueError, match="expected float values in"):
-        t(image=bad, mask=mask)
-    assert t._bank[-1][2] is False
     good = rng.random((16, 16, 3)).astype(np.float32)
-    out = t(image=good, mask=mask)["image"]
-    assert out.min() >= 0.0 and out.max() <= 1.0
-    assert np.array_equal(out[mask == 1], good[mask == 1])
-    assert t._bank[-1][2] is True  # this call's image passed, so it may be lent unchecked
-    again = t(image=good, mask=mask)["image"]  # borrows the checked copy of ``good``
-    assert np.array_equal(again[mask == 1], good[mask == 1]) and again.max() <= 1.0
+    with pytest.raises(error):
+        t(image=good if bad_image is None else bad_image, mask=mask if bad_mask is None else bad_mask)
+    assert len(t._bank) == 0
+    for _ in range(3):
+        out = t(image=good, mask=mask)["image"]
+        assert out.min() >= 0.0 and out.max() <= 1.0
+        assert np.array_equal(out[mask == 1], good[mask == 1])
+    assert len(t._bank) == 1 and np.array_equal(t._bank[0][0], good)
 
 
 def test_numpy_keep_map_defers_bad_masks_to_the_named_error(sample):

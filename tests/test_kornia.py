@@ -539,6 +539,20 @@ def test_samples_p_skips_are_neither_checked_nor_changed():
         aug(image, mask, params={"batch_prob": torch.ones(4), "seeds": torch.arange(4)})
 
 
+def test_a_lone_gated_swap_sample_never_raises_about_a_skipped_one():
+    """A lone gated sample borrows another sample's background; a skipped donor out of range is
+    not lent (no error about a sample the gate skipped) and its values never leak in."""
+    image, mask = _images(4, 3, 8, 8), _object_mask(4, 8, 8)
+    image[1:] *= 3.0  # every other sample is out of range, and skipped
+    aug = RandomCausalResample("swap", p=1.0)
+    for seed in range(6):
+        params = {"batch_prob": torch.tensor([1.0, 0.0, 0.0, 0.0]), "seeds": torch.arange(4) + seed}
+        out, _ = aug(image, mask, params=params)
+        assert float(out[0].max()) <= 1.0 and float(out[0].min()) >= 0.0
+        assert torch.equal(out[0][mask[0].expand(3, -1, -1) == 1], image[0][mask[0].expand(3, -1, -1) == 1])
+        assert torch.equal(out[1:], image[1:])
+
+
 def test_swap_with_p_below_one_borrows_from_other_resampled_samples():
     """Each resampled sample gets the background of another resampled sample; a lone one borrows
     from the rest of the batch (never its own mirrored background)."""
