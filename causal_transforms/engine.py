@@ -139,6 +139,17 @@ def apply_resample(
     return out
 
 
+def _out_of_range_samples(image: torch.Tensor, act_index: torch.Tensor | None) -> list[int]:
+    """Batch positions of the checked samples with a value outside [0, 1] or NaN (for errors)."""
+    flat = image.flatten(1).float()
+    bad = ~((flat >= 0) & (flat <= 1)).all(dim=1)
+    if act_index is not None:
+        keep_only = torch.zeros_like(bad)
+        keep_only[act_index] = True
+        bad &= keep_only
+    return torch.nonzero(bad).flatten().tolist()
+
+
 _ROW_WRITE_MIN = 1 << 15  # elements per sample from which apply_resample writes rows one by one on the CPU
 
 
@@ -233,7 +244,12 @@ def resample_selected(
         return None
     active_image = image if n_active == b else image.index_select(0, act_index)
     if image.is_floating_point():
-        to_unit_float(active_image)  # the range of every active sample, resampled or not (no copy for float32)
+        try:
+            to_unit_float(active_image)  # the range of every active sample, resampled or not (no copy for float32)
+        except ValueError as exc:
+            if b == 1:
+                raise
+            raise ValueError(f"{exc} (in samples {_out_of_range_samples(image, act_index)})") from None
     if require_causal:
         empty = ~(hi > 0) if active is None else active & ~(hi > 0)
         if bool(empty.any()):

@@ -535,7 +535,7 @@ def test_samples_p_skips_are_neither_checked_nor_changed():
     out, _ = aug(image, mask, params=params)
     assert torch.equal(out[1].isnan(), image[1].isnan()) and bool(out[1].isnan().all())
     assert torch.equal(out[3], image[3])
-    with pytest.raises(ValueError, match=r"^image: expected float values in \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"^image: expected float values in \[0, 1\].* \(in samples \[1\]\)$"):
         aug(image, mask, params={"batch_prob": torch.ones(4), "seeds": torch.arange(4)})
 
 
