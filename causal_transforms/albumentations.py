@@ -144,7 +144,7 @@ class CausalResample(A.DualTransform):
         mask_key: Data key holding the causal-role map.
         mask_mode: ``"binary"``, ``"labels"`` or ``"alpha"``; inferred when ``None``
             (``"labels"`` if ``roles`` is given, else ``"binary"``).
-        causal_values: Binary mode: the mask values that mean causal (default: non-zero).
+        causal_values: Binary mode: the mask value(s) that mean causal (default: non-zero).
         roles: Labels mode: ``{label: "keep" | "resample" | weight}``.
         strict_roles: Labels mode: raise when ``roles`` names a label absent from the map.
         feather: Fade width in pixels, outward into the non-causal region only.
@@ -183,6 +183,12 @@ class CausalResample(A.DualTransform):
         require_causal: bool
         donor_bank_size: int = Field(ge=0)
 
+        @field_validator("causal_values", mode="before")
+        @classmethod
+        def _one_value_is_a_tuple(cls, value: Any) -> Any:
+            # One number means that value, as in RandomCausalResample and RoleSpec.
+            return (value,) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
         @field_validator("resampler")
         @classmethod
         def _known_resampler(cls, value: str) -> str:
@@ -197,7 +203,7 @@ class CausalResample(A.DualTransform):
         resampler_options: dict[str, Any] | None = None,
         mask_key: str = "mask",
         mask_mode: Literal["binary", "labels", "alpha"] | None = None,
-        causal_values: tuple[float, ...] | None = None,
+        causal_values: tuple[float, ...] | float | None = None,
         roles: dict[int | str, str | float] | None = None,
         strict_roles: bool = True,
         feather: int = 0,
@@ -210,6 +216,8 @@ class CausalResample(A.DualTransform):
         self.resampler_options = dict(resampler_options or {})
         self.mask_key = mask_key
         self.mask_mode = mask_mode
+        if isinstance(causal_values, (int, float)) and not isinstance(causal_values, bool):
+            causal_values = (causal_values,)
         self.causal_values = None if causal_values is None else tuple(causal_values)
         self.roles = None if roles is None else dict(roles)
         self.strict_roles = strict_roles

@@ -425,3 +425,23 @@ def test_numpy_keep_map_defers_bad_masks_to_the_named_error(sample):
     bad[0, 0] = np.nan
     with pytest.raises(ValueError, match=r"^data\['mask'\]: expected finite values"):
         CausalResample("noise", p=1.0)(image=image, mask=bad)
+
+
+@pytest.mark.parametrize("values", [255, 255.0, (255,), [255]])
+def test_causal_values_accepts_one_number_as_kornia_does(values):
+    """``causal_values=255`` means the mask value 255 here as in RandomCausalResample; it serialises
+    as a tuple and round-trips."""
+    rng = np.random.default_rng(9)
+    image = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    mask = np.zeros((16, 16), np.uint8)
+    mask[4:12, 4:12] = 255
+    mask[0:2, 0:2] = 1  # not causal: only 255 is
+    t = CausalResample("noise", causal_values=values, p=1.0)
+    assert t.causal_values == (255.0,)
+    out = t(image=image, mask=mask)["image"]
+    assert np.array_equal(out[mask == 255], image[mask == 255])
+    assert (out[0:2, 0:2] != image[0:2, 0:2]).any()
+    again = A.from_dict(A.to_dict(A.Compose([t]))).transforms[0]
+    assert again.causal_values == (255.0,)
+    with pytest.raises(ValueError, match="causal_values"):
+        CausalResample("noise", causal_values=True)

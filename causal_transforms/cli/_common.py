@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import tempfile
@@ -10,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-__all__ = ["CLIError", "atomic_write_bytes", "encode_png", "write_if_changed"]
+__all__ = ["CLIError", "DefaultsHelpFormatter", "atomic_write_bytes", "encode_png", "write_if_changed"]
 
 
 class CLIError(Exception):
@@ -92,3 +93,32 @@ def encode_png(image: np.ndarray) -> bytes:
     if not ok:  # pragma: no cover - cv2 encodes every uint8/uint16 array
         raise RuntimeError(f"could not encode an array of shape {image.shape} and dtype {image.dtype} as PNG")
     return buf.tobytes()
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Help that shows an option's default unless it says nothing or the help already names it.
+
+    Defaults of ``None`` and ``False`` (flags) are left out, as is a default the help text
+    already describes.
+
+    Example:
+        >>> parser = argparse.ArgumentParser(formatter_class=DefaultsHelpFormatter)
+        >>> _ = parser.add_argument("--k", default=4, help="variants")
+        >>> _ = parser.add_argument("--out", help="folder")
+        >>> text = parser.format_help()
+        >>> "variants (default: 4)" in text, "default: None" in text
+        (True, False)
+
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            "default" in text
+            or action.default is None
+            or action.default is False
+            or action.default == argparse.SUPPRESS
+            or not action.option_strings
+        ):
+            return text
+        return f"{text} (default: %(default)s)"

@@ -35,7 +35,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from causal_transforms.cli._common import CLIError, encode_png, write_if_changed
+from causal_transforms.cli._common import CLIError, DefaultsHelpFormatter, encode_png, write_if_changed
 
 __all__ = ["IMAGE_EXTENSIONS", "add_parser", "run"]
 
@@ -457,7 +457,7 @@ def run(args: argparse.Namespace) -> int:
 
     k_range = range(1, args.variants + 1)
     sheet_rows: list[tuple[str, list[np.ndarray]]] = []
-    written = skipped = 0
+    written = skipped = replaced = 0
     last_flush = time.monotonic()
     bar = tqdm(total=len(sources) * args.variants, unit="variant", desc="augment", disable=args.quiet)
     try:
@@ -499,6 +499,7 @@ def run(args: argparse.Namespace) -> int:
                 )
                 if not done:
                     todo.append(k)
+                    replaced += old is not None and (out / record["image"]).is_file()
             skipped += args.variants - len(todo)
             bar.update(args.variants - len(todo))
             variants: dict[int, np.ndarray] = {}
@@ -547,6 +548,11 @@ def run(args: argparse.Namespace) -> int:
         f"{written} variants written, {skipped} skipped (already in {manifest_path}); "
         f"{len(sources)} source images, resampler {args.resampler!r}, {elapsed:.1f} s"
     )
+    if replaced:
+        print(
+            f"note: {replaced} of them replaced variants an earlier run made in {out} with other settings "
+            "(resampler, options, seed, feather or roles); use another --out to keep both"
+        )
     print(f"output: {out.resolve()}")
     if sheet_path is not None:
         print(f"contact sheet: {sheet_path.resolve()}")
@@ -570,7 +576,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
             "bit-identical, the rest is resampled. Without --images/--masks it uses a built-in set of real "
             "photos (bird cutouts on background photos, fetched from Debian packages into the cache)."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     job = parser.add_argument_group("job")
     job.add_argument("--out", default="./causal_transforms_output", metavar="DIR", help="output folder")

@@ -182,6 +182,22 @@ def test_augment_user_folders(tmp_path, capsys):
     assert (variant[8:30, 10:40] != _rgb(images / "photo1.png")[8:30, 10:40]).any()
 
 
+def test_augment_rerun_with_another_resampler_says_it_replaced_variants(tmp_path, capsys):
+    images, masks = _user_folder(tmp_path, 2, mask_values=(1,))
+    out = tmp_path / "out"
+    base = ["augment", "--images", str(images), "--masks", str(masks), "--out", str(out), "--quiet", "--variants", "2"]
+    assert main([*base, "--resampler", "noise"]) == 0
+    assert "replaced" not in capsys.readouterr().out
+    assert main([*base, "--resampler", "noise"]) == 0  # same settings: everything skipped, nothing replaced
+    text = capsys.readouterr().out
+    assert "0 variants written, 4 skipped" in text and "replaced" not in text
+    assert main([*base, "--resampler", "spectral"]) == 0
+    text = capsys.readouterr().out
+    assert "4 variants written" in text
+    assert "note: 4 of them replaced variants an earlier run made" in text
+    assert {r["resampler"] for r in _manifest(out)} == {"spectral"}
+
+
 def test_augment_mask_size_mismatch(tmp_path, capsys):
     images, masks = _user_folder(tmp_path, 2)
     cv2.imwrite(str(masks / "photo1.png"), np.zeros((20, 20), np.uint8))
