@@ -21,7 +21,7 @@ Sections (medians over repeats; real bird photos with their masks as input):
 
 Usage:
     python benchmarks/throughput.py            # under 10 minutes on 2 CPU cores
-    python benchmarks/throughput.py --quick    # about a minute; fewer sizes and repeats
+    python benchmarks/throughput.py --quick    # under two minutes; fewer sizes and repeats
     python benchmarks/throughput.py --device cuda   # the Kornia and generator sections on a GPU
 
 Writes benchmarks/results/throughput[_quick|_cuda].json and .png.
