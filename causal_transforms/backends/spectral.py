@@ -31,7 +31,7 @@ class SpectralResampler(Resampler):
 
     def generate(self, image, keep, seeds, donors=None):  # noqa: D102
         x = image.float() if image.dtype != torch.float64 else image
-        background = fill_holes(x, (1.0 - keep.to(x.dtype)).clamp_min(0))
+        background = fill_holes(x, 1.0 - keep.to(x.dtype))
         mean = background.mean(dim=(2, 3), keepdim=True)
         std = background.std(dim=(2, 3), keepdim=True, unbiased=False) if x.shape[-1] * x.shape[-2] > 1 else None
         # Mirror the background to (2H, 2W): the extension is periodic without edge jumps, so its

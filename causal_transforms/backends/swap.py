@@ -41,9 +41,10 @@ class SwapResampler(Resampler):
                 pool = F.interpolate(pool, size=image.shape[-2:], mode="bilinear", align_corners=False)
                 pool_keep = F.interpolate(pool_keep, size=image.shape[-2:], mode="bilinear", align_corners=False)
             index = torch.tensor([v % pool.shape[0] for v in s], device=image.device)
-            return fill_holes(pool.index_select(0, index), (1.0 - pool_keep.index_select(0, index)).clamp_min(0))
-        # The fill is a convex combination of pixels in [0, 1]: no clamp needed.
-        background = fill_holes(image, (1.0 - keep).clamp_min(0))
+            return fill_holes(pool.index_select(0, index), 1.0 - pool_keep.index_select(0, index))
+        # Keep-maps reach a backend checked to lie in [0, 1], so 1 - keep is a valid weight; the fill
+        # is a convex combination of pixels in [0, 1]: no clamp needed.
+        background = fill_holes(image, 1.0 - keep)
         if b == 1:
             h, w = image.shape[-2:]
             shift = (s[0] % max(h, 1), (s[0] // max(h, 1)) % max(w, 1))
