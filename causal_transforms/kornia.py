@@ -271,8 +271,7 @@ class RandomCausalResample(K.RandomTransplantation):
             extra_args: Per-key options of the container (unused).
 
         Returns:
-            ``params``, with ``keep`` (the keep-map of the samples that ``batch_prob`` selects;
-            the rows of skipped samples are 0 and never read), ``batch_prob`` and ``seeds``.
+            ``params``, with ``keep``, ``batch_prob`` and ``seeds``.
 
         Raises:
             ValueError: No mask and no stored keep-map; a mask whose size does not match the image.
@@ -320,8 +319,7 @@ class RandomCausalResample(K.RandomTransplantation):
                     )
                 if m.shape[0] != b:
                     m = m.expand(b, -1, -1, -1)
-            params = self._complete(params, int(m.shape[0]))
-            keep = self._selected_keep_map(m, params["batch_prob"])
+            keep = self.role_spec.keep_map(m, "mask").contiguous()
             params["keep"] = keep
             self._checked_keep = keep  # made here, so in [0, 1]: the engine need not check it again
         if batch is not None and keep.shape[0] != batch.shape[0]:
@@ -329,22 +327,6 @@ class RandomCausalResample(K.RandomTransplantation):
                 f"mask: expected a keep-map for {batch.shape[0]} images, got one of shape {tuple(keep.shape)}"
             )
         return self._complete(params, int(keep.shape[0]))
-
-    def _selected_keep_map(self, mask: torch.Tensor, batch_prob: torch.Tensor) -> torch.Tensor:
-        """The keep-map of the samples the gate selected; rows of the skipped ones stay 0.
-
-        Skipped samples are never read (and, as elsewhere, their masks are not checked), so
-        with ``p`` < 1 only the selected masks are converted.
-        """
-        gate = batch_prob.to(device=mask.device) > 0.5
-        index = torch.nonzero(gate).flatten()
-        n = int(index.numel())
-        if n == mask.shape[0]:
-            return self.role_spec.keep_map(mask, "mask").contiguous()
-        keep = torch.zeros(mask.shape, dtype=torch.float32, device=mask.device)
-        if n:
-            keep.index_copy_(0, index, self.role_spec.keep_map(mask.index_select(0, index), "mask"))
-        return keep
 
     # Application -----------------------------------------------------------------------------------------
 
