@@ -235,8 +235,10 @@ def albumentations_section(sizes: list[int], min_time: float, repeats: int) -> l
                 if transform._uses_batch:  # fill the donor bank, as a pipeline would after one image
                     transform(image=donor[0] if dtype == "uint8" else donor[0].astype(np.float32) / 255, mask=donor[1])
                 bare = bare_call(name, image, mask, donor)
-                # Cheap calls get more (shorter) rounds: the ratio is a median over rounds.
-                reps = 5 if name == "gan" and size >= 512 else 3 * repeats if size <= 256 else repeats
+                # Cheap calls get more (shorter) rounds: the ratio is a median over rounds. At 512 px a
+                # round is one call of up to ~150 ms, so 2 x repeats rounds keep one slow phase of the
+                # machine from deciding the median (7 rounds once gave spectral 1.27x, 15 gave 0.95x).
+                reps = 5 if name == "gan" and size >= 512 else 3 * repeats if size <= 256 else 2 * repeats
                 rounds = paired_rounds(
                     {"ours": partial(call_transform, transform, image, mask), "bare": bare}, cpu, min_time / 2, reps
                 )
