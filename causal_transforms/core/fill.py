@@ -58,10 +58,10 @@ def fill_holes(image: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> 
         if x.shape[-1] == 1 and x.shape[-2] == 1:
             break
         x, w = _half(x), _half(w)
+    if len(levels) == 1:  # a 1 x 1 image: known pixels are the image itself (x / w would round)
+        return torch.where(weight > eps, image, torch.full_like(image, 0.5))
     x, w = levels[-1]
     filled = torch.where(w > eps, x / w.clamp_min(eps), torch.full_like(x, 0.5))
-    if len(levels) == 1:
-        return filled
     # The coarse-to-fine pass stays channels-last: its bilinear kernel is several times faster on
     # CPUs, and the result is the same value for value.
     filled = filled.contiguous(memory_format=torch.channels_last)
