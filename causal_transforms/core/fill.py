@@ -67,10 +67,12 @@ def fill_holes(image: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> 
     filled = filled.contiguous(memory_format=torch.channels_last)
     for x, w in reversed(levels[1:-1]):
         # lerp with a 0/1 weight is a select (exact at 0 and 1) and much faster than a broadcast where.
+        # In place on tensors made here (the upsampled fill and this level's sums, not needed
+        # again): fewer fresh allocations, which page-fault on every call on Linux.
         up = F.interpolate(filled, size=x.shape[-2:], mode="bilinear", align_corners=False)
-        filled = torch.lerp(up, x / w.clamp_min(eps), (w > eps).to(x.dtype))
+        filled = up.lerp_(x.div_(w.clamp_min(eps)), (w > eps).to(x.dtype))
     # Full resolution: known pixels are the image itself (x / w would only add rounding), and
     # holes take the smooth half-resolution fill by nearest upsampling (4x cheaper than bilinear
     # at this size; the fill is already smooth, so the difference is a half-pixel shift in holes).
     up = F.interpolate(filled.contiguous(), size=image.shape[-2:], mode="nearest")
-    return torch.lerp(up, image.to(up.dtype), (weight > eps).to(up.dtype))
+    return up.lerp_(image.to(up.dtype), (weight > eps).to(up.dtype))
