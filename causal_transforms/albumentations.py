@@ -417,6 +417,7 @@ class CausalResample(A.DualTransform):
                 donors=donors,
                 require_causal=self.require_causal,
                 mask_name=self._mask_name(),
+                donors_are_valid=True,
             )
             return img.copy() if content is None else _write_background(img, content, single.background)
         out = apply_resample(
@@ -430,6 +431,7 @@ class CausalResample(A.DualTransform):
             mask_name=self._mask_name(),
             binary_keep=self._role_spec.mode == "binary",
             keep_is_valid=True,
+            donors_are_valid=True,
         )
         return _tensor_to_image(out, img)
 

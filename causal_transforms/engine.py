@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import torch
 
-from causal_transforms.backends.base import Resampler
+from causal_transforms.backends.base import Resampler, check_donors
 from causal_transforms.core.composite import composite, composite_parts, select_bits
 from causal_transforms.core.devices import check_device, single_thread_after_fork
 from causal_transforms.core.feather import feather_keep
@@ -63,6 +63,7 @@ def apply_resample(
     mask_name: str = "mask",
     binary_keep: bool | None = None,
     keep_is_valid: bool = False,
+    donors_are_valid: bool = False,
 ) -> torch.Tensor:
     """Resample the non-causal pixels of the ``active`` samples of a batch.
 
@@ -86,6 +87,8 @@ def apply_resample(
         keep_is_valid: ``True`` when ``keep`` comes from
             :meth:`~causal_transforms.core.roles.RoleSpec.keep_map` (finite, in [0, 1]), which
             skips the range check of the keep-map.
+        donors_are_valid: ``True`` when ``donors`` were checked already (an adapter's own donor
+            bank), which skips :func:`~causal_transforms.backends.base.check_donors`.
 
     Returns:
         A new tensor with the dtype, shape and device of ``image``.
@@ -112,6 +115,7 @@ def apply_resample(
         require_causal=require_causal,
         mask_name=mask_name,
         keep_is_valid=keep_is_valid,
+        donors_are_valid=donors_are_valid,
     )
     if picked is None:
         return image.clone()
@@ -188,6 +192,7 @@ def resample_selected(
     require_causal: bool = False,
     mask_name: str = "mask",
     keep_is_valid: bool = False,
+    donors_are_valid: bool = False,
 ) -> Selection | None:
     """Validate, pick the samples to resample and run the backend on them (no composite).
 
@@ -211,6 +216,8 @@ def resample_selected(
     if isinstance(image, torch.Tensor) and image.device.type == "cuda":
         check_device(image.device, "image")
     check_batch(image, keep, mask_name)
+    if donors is not None and not donors_are_valid:
+        check_donors(donors, image)
     b = image.shape[0]
     if not isinstance(seeds, torch.Tensor) or seeds.dtype not in (torch.int64, torch.int32) or seeds.shape != (b,):
         got = f"{tuple(seeds.shape)} {seeds.dtype}" if isinstance(seeds, torch.Tensor) else type(seeds).__name__
@@ -307,6 +314,7 @@ def resample_one(
     donors: tuple[torch.Tensor, torch.Tensor] | None = None,
     require_causal: bool = False,
     mask_name: str = "mask",
+    donors_are_valid: bool = False,
 ) -> torch.Tensor | None:
     """The single-image case of :func:`resample_selected` for an adapter that made the keep-map.
 
@@ -326,6 +334,8 @@ def resample_one(
         donors: Optional ``(images, keeps)`` pool for batch backends such as ``swap``.
         require_causal: Raise when the image has no causal pixel.
         mask_name: Name of the user's mask argument, for errors.
+        donors_are_valid: ``True`` when ``donors`` were checked already (skips
+            :func:`~causal_transforms.backends.base.check_donors`).
 
     Returns:
         The backend's content, ``(1, C, H, W)`` float, or ``None`` when there is no background.
@@ -351,5 +361,7 @@ def resample_one(
         raise ValueError(f"{mask_name}: expected at least one causal pixel per sample (require_causal=True), got none")
     if not has_background:
         return None
+    if donors is not None and not donors_are_valid:
+        check_donors(donors, image)
     seeds = torch.tensor([seed], dtype=torch.int64)
     return resampler._generate_checked_output(to_unit_float(image, check=False), keep, seeds, donors)

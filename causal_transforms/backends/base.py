@@ -7,13 +7,13 @@ from typing import ClassVar
 
 import torch
 
-__all__ = ["Resampler"]
+__all__ = ["Resampler", "check_donors"]
 
 
 _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
-def _range_error(name: str, t: torch.Tensor) -> ValueError | None:
+def _range_error(name: str, t: torch.Tensor, subject: str = "values") -> ValueError | None:
     if t.numel() == 0:
         return None
     # One pass: NaN propagates into both extremes, and an infinity is out of range anyway.
@@ -22,7 +22,54 @@ def _range_error(name: str, t: torch.Tensor) -> ValueError | None:
     if lo >= 0.0 and hi <= 1.0:
         return None
     what = "NaN values" if lo != lo or hi != hi else f"values in [{lo:g}, {hi:g}]"
-    return ValueError(f"{name}: expected values in [0, 1], got {what}")
+    return ValueError(f"{name}: expected {subject} in [0, 1], got {what}")
+
+
+def check_donors(donors: object, image: torch.Tensor, name: str = "donors") -> None:
+    """Check a donor pool: ``(images, keeps)``, float ``(N, C, h, w)`` and ``(N, 1, h, w)`` in [0, 1].
+
+    ``C`` and the device must match ``image``; the donors' size may differ from the image's
+    (a batch backend resizes them).
+
+    Args:
+        donors: The pool to check.
+        image: The batch the donors are lent to, ``(B, C, H, W)``.
+        name: The argument's name, for errors.
+
+    Raises:
+        TypeError: Not a pair of float tensors.
+        ValueError: Shapes, channels or devices that do not match; values outside [0, 1].
+
+    Example:
+        >>> check_donors((torch.rand(2, 3, 8, 8), torch.ones(2, 1, 8, 8)), torch.rand(1, 3, 16, 16))
+        >>> check_donors((torch.rand(2, 3, 8, 8), 255 * torch.ones(2, 1, 8, 8)), torch.rand(1, 3, 16, 16))
+        Traceback (most recent call last):
+        ...
+        ValueError: donors: expected keeps with values in [0, 1], got values in [255, 255]
+    """
+    if not isinstance(donors, (tuple, list)) or len(donors) != 2:
+        raise TypeError(f"{name}: expected a pair (images, keeps) of tensors, got {type(donors).__name__}")
+    pool, keeps = donors
+    for part, t in (("images", pool), ("keeps", keeps)):
+        if not isinstance(t, torch.Tensor) or t.dtype not in _FLOATS:
+            got = f"{t.dtype} tensor" if isinstance(t, torch.Tensor) else type(t).__name__
+            raise TypeError(f"{name}: expected float {part} in [0, 1] (divide uint8 by 255), got {got}")
+        if t.device != image.device:
+            raise ValueError(f"{name}: expected {part} on {image.device} like the image, got {t.device}")
+    c = image.shape[1]
+    if pool.ndim != 4 or pool.shape[1] != c:
+        raise ValueError(
+            f"{name}: expected images of shape (N, {c}, h, w) for image {tuple(image.shape)}, got {tuple(pool.shape)}"
+        )
+    expected = (pool.shape[0], 1, *pool.shape[-2:])
+    if tuple(keeps.shape) != expected:
+        raise ValueError(
+            f"{name}: expected keeps of shape {expected} for images {tuple(pool.shape)}, got {tuple(keeps.shape)}"
+        )
+    for part, t in (("images", pool), ("keeps", keeps)):
+        err = _range_error(name, t, f"{part} with values")
+        if err is not None:
+            raise err
 
 
 def _check_inputs(image: object, keep: object, seeds: object) -> None:
@@ -113,9 +160,12 @@ class Resampler(abc.ABC):
 
         Raises:
             TypeError: ``image`` is not a float tensor, or ``seeds`` not an integer tensor.
-            ValueError: Shapes or devices that do not match, or values outside [0, 1].
+            ValueError: Shapes or devices that do not match, or values outside [0, 1] (in the
+                inputs or the ``donors``).
         """
         _check_inputs(image, keep, seeds)
+        if donors is not None:
+            check_donors(donors, image)
         return self._generate_checked_output(image, keep, seeds, donors)
 
     def _generate_checked_output(

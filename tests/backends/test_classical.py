@@ -118,3 +118,31 @@ def test_engine_rejects_nan_keep_and_float_seeds():
         ct.apply_resample(image, keep * 2, ct.create_resampler("noise"), torch.tensor([1, 2]))
     with pytest.raises(TypeError, match="seeds"):
         ct.apply_resample(image, keep, ct.create_resampler("swap"), torch.tensor([1.5, 2.5]))
+
+
+def _bad_donor_pools():
+    pool, pool_keep = _batch(b=2, h=16, w=16, seed=4)
+    return [
+        ((pool, 255 * pool_keep), ValueError, r"donors: expected keeps with values in \[0, 1\], got .*\[0, 255\]"),
+        ((pool * 2, pool_keep), ValueError, r"donors: expected images with values in \[0, 1\]"),
+        (((pool * 255).to(torch.uint8), pool_keep), TypeError, "donors: expected float images .* got torch.uint8"),
+        ((pool[:, :1], pool_keep), ValueError, r"donors: expected images of shape \(N, 3, h, w\)"),
+        ((pool, pool_keep[:1]), ValueError, r"donors: expected keeps of shape \(2, 1, 16, 16\)"),
+        (pool, TypeError, r"donors: expected a pair \(images, keeps\)"),
+    ]
+
+
+def test_donor_pools_are_checked_where_users_pass_them():
+    """A mask passed as 0/255 or uint8 images as donors raise, instead of filling with garbage."""
+    image, keep = _batch(b=1)
+    swap = ct.create_resampler("swap")
+    seeds = torch.tensor([3])
+    for donors, error, message in _bad_donor_pools():
+        with pytest.raises(error, match=message):
+            swap(image, keep, seeds, donors)
+        with pytest.raises(error, match=message):
+            ct.apply_resample(image, keep, swap, seeds, donors=donors)
+    good = _batch(b=2, h=16, w=16, seed=4)
+    out = ct.apply_resample(image, keep, swap, seeds, donors=good)
+    assert torch.equal(out[keep.expand_as(out) > 0], image[keep.expand_as(image) > 0])
+    assert not torch.equal(out, image)
