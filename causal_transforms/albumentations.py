@@ -306,8 +306,9 @@ class CausalResample(A.DualTransform):
             donor_image, donor_keep = self._bank[index]
             if donor_image.shape == image.shape:
                 donor = {"donor_image": donor_image, "donor_keep": donor_keep}
-        if self.donor_bank_size:
-            # Banked by apply_with_params only once this call has succeeded.
+        if self.donor_bank_size and single.has_background:
+            # Banked by apply_with_params only once this call has succeeded; an image that is all
+            # object has no background to lend.
             self._pending_entry = (np.array(image, copy=True), single.keep[0, 0].numpy().copy())
         return donor
 

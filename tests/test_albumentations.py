@@ -419,6 +419,22 @@ def test_donor_bank_never_lends_an_image_whose_call_failed(bad_image, bad_mask, 
     assert len(t._bank) == 1 and np.array_equal(t._bank[0][0], good)
 
 
+def test_donor_bank_skips_images_that_are_all_object():
+    """An image with no background has nothing to lend; banking it made swap fill the next
+    image's background with flat grey."""
+    rng = np.random.default_rng(7)
+    t = CausalResample("swap", p=1.0, donor_bank_size=1)
+    full = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    assert np.array_equal(t(image=full, mask=np.ones((32, 32), np.uint8))["image"], full)
+    assert len(t._bank) == 0
+    mask = np.zeros((32, 32), np.uint8)
+    mask[8:24, 8:24] = 1
+    image = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    out = t(image=image, mask=mask)["image"]
+    assert np.array_equal(out[mask == 1], image[mask == 1])
+    assert out[mask == 0].std() > 10, "a real background, not a flat fill"
+
+
 def test_numpy_keep_map_defers_bad_masks_to_the_named_error(sample):
     image, mask = sample
     bad = mask.astype(np.float32)

@@ -48,7 +48,9 @@ def check_donors(donors: object, image: torch.Tensor, name: str = "donors") -> N
         ValueError: donors: expected keeps with values in [0, 1], got values in [255, 255]
     """
     if not isinstance(donors, (tuple, list)) or len(donors) != 2:
-        raise TypeError(f"{name}: expected a pair (images, keeps) of tensors, got {type(donors).__name__}")
+        is_seq = isinstance(donors, (tuple, list))
+        got = f"a {type(donors).__name__} of {len(donors)}" if is_seq else type(donors).__name__
+        raise TypeError(f"{name}: expected a pair (images, keeps) of tensors, got {got}")
     pool, keeps = donors
     for part, t in (("images", pool), ("keeps", keeps)):
         if not isinstance(t, torch.Tensor) or t.dtype not in _FLOATS:

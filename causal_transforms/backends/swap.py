@@ -15,7 +15,8 @@ class SwapResampler(Resampler):
     """Put each sample's object in front of another sample's background.
 
     The donor is a batch-mate chosen by the sample's seed (never the sample itself), or one of
-    ``donors`` when given (used for single images, where there is no batch). The donor's own
+    ``donors`` when given (used for single images, where there is no batch; donors that are all
+    object are passed over). The donor's own
     object is filled out of its background first (push-pull), so no second object appears. A
     lone image with no donor gets its own background mirrored and shifted.
 
@@ -33,8 +34,13 @@ class SwapResampler(Resampler):
     def generate(self, image, keep, seeds, donors=None):  # noqa: D102
         b = image.shape[0]
         s = seeds.tolist()
+        pool = None
         if donors is not None and donors[0].shape[0] > 0:
             pool, pool_keep = donors
+            lends = pool_keep.flatten(1).amin(dim=1) < 1.0  # a donor that is all object has no background
+            if not bool(lends.all()):
+                pool, pool_keep = pool[lends], pool_keep[lends]
+        if pool is not None and pool.shape[0] > 0:
             pool = pool.to(device=image.device, dtype=image.dtype)
             pool_keep = pool_keep.to(device=image.device, dtype=image.dtype)
             if pool.shape[-2:] != image.shape[-2:]:

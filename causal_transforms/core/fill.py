@@ -32,17 +32,24 @@ def fill_holes(image: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> 
     Averages ``image * weight`` and ``weight`` down an image pyramid (2x2 means; an odd edge is
     padded with zero weight, so each level's ``x / w`` is the weighted mean of the known pixels
     it covers), then fills each level's empty pixels from the next coarser level on the way back
-    up. Used to take an object out of
-    a background before its statistics are measured or the background is reused.
+    up. Used to take an object out of a background before its statistics are measured or the
+    background is reused.
 
     Args:
-        image: ``(B, C, H, W)`` float tensor.
-        weight: ``(B, 1, H, W)`` non-negative weights; 0 marks a hole.
-        eps: Weights at or below this count as holes.
+        image: ``(B, C, H, W)`` float tensor of finite values (a NaN or infinity anywhere, holes
+            included, spreads through the pyramid; the engine rejects such images before this).
+        weight: ``(B, 1, H, W)`` weights in [0, 1]; 0 marks a hole. Cast to the image's dtype.
+        eps: Weights at or below this count as holes, at every level of the pyramid (so a known
+            region whose mean weight falls to ``eps`` or below at a coarse level stops
+            contributing there; use weights near 1 for known pixels).
 
     Returns:
-        Float tensor like ``image``: known pixels unchanged, holes filled. A sample with no
-        known pixel at all is filled with 0.5.
+        A tensor like ``image`` (dtype, shape): known pixels unchanged, holes filled. A sample with
+        no known pixel at all is filled with 0.5 (up to the rounding of bilinear weights).
+
+    Raises:
+        TypeError: ``image`` is not a floating-point tensor.
+        ValueError: ``image`` is not 4-D, or ``weight`` not ``(B, 1, H, W)`` to match it.
 
     Example:
         >>> img = torch.tensor([[[[0.2, 0.0, 0.0, 0.4]]]]); w = torch.tensor([[[[1.0, 0.0, 0.0, 1.0]]]])
@@ -50,6 +57,16 @@ def fill_holes(image: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> 
         [0.20000000298023224, 0.20000000298023224, 0.4000000059604645, 0.4000000059604645]
 
     """
+    if not isinstance(image, torch.Tensor) or not image.is_floating_point():
+        got = f"dtype {image.dtype}" if isinstance(image, torch.Tensor) else type(image).__name__
+        raise TypeError(f"image: expected a floating-point (B, C, H, W) tensor, got {got}")
+    if image.ndim != 4 or image.numel() == 0:
+        raise ValueError(f"image: expected a non-empty (B, C, H, W) tensor, got shape {tuple(image.shape)}")
+    expected = (image.shape[0], 1, *image.shape[-2:])
+    if not isinstance(weight, torch.Tensor) or tuple(weight.shape) != expected:
+        got = tuple(weight.shape) if isinstance(weight, torch.Tensor) else type(weight).__name__
+        raise ValueError(f"weight: expected shape {expected} for image {tuple(image.shape)}, got {got}")
+    weight = weight.to(image.dtype)
     x = image * weight
     w = weight
     levels: list[tuple[torch.Tensor, torch.Tensor]] = []

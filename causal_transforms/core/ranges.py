@@ -72,7 +72,7 @@ def to_unit_float(
             raise ValueError(f"{name}: expected float values in [0, 1], got NaN values")
         if not (lo_v >= 0.0 and hi_v <= 1.0):
             raise ValueError(
-                f"{name}: expected float values in [0, 1] (scale uint8 by 1/255 or pass uint8), "
+                f"{name}: expected float values in [0, 1] (divide 0..255 values by 255), "
                 f"got values in [{lo_v:g}, {hi_v:g}]"
             )
     return image.to(out_dtype)

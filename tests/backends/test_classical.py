@@ -146,3 +146,17 @@ def test_donor_pools_are_checked_where_users_pass_them():
     out = ct.apply_resample(image, keep, swap, seeds, donors=good)
     assert torch.equal(out[keep.expand_as(out) > 0], image[keep.expand_as(image) > 0])
     assert not torch.equal(out, image)
+
+
+def test_swap_passes_over_donors_that_are_all_object():
+    image, keep = _batch(b=1, seed=1)
+    pool, pool_keep = _batch(b=2, seed=2)
+    pool_keep[0] = 1  # no background to lend
+    swap = ct.create_resampler("swap")
+    for seed in range(6):  # whatever donor the seed picks, only the one with a background lends
+        content = swap(image, keep, torch.tensor([seed]), (pool, pool_keep))
+        assert torch.equal(content, swap(image, keep, torch.tensor([0]), (pool[1:], pool_keep[1:])))
+    # No donor with a background at all: the sample's own background, mirrored, as without donors.
+    alone = swap(image, keep, torch.tensor([3]), (pool[:1], pool_keep[:1]))
+    assert torch.equal(alone, swap(image, keep, torch.tensor([3])))
+    assert alone.std() > 0.05, "a real background, not a flat grey fill"

@@ -88,3 +88,15 @@ def test_half_pads_odd_edges_with_zeros():
     assert half.shape == (1, 1, 2, 33)
     # full window, bottom edge (half padded), right edge (half padded), corner (three quarters padded)
     assert [float(half[0, 0, i, j]) for i, j in ((0, 0), (1, 0), (0, -1), (1, -1))] == [1.0, 0.5, 0.5, 0.25]
+
+
+def test_fill_names_bad_arguments_and_returns_the_image_dtype():
+    image = torch.rand(2, 3, 8, 8)
+    with pytest.raises(TypeError, match="image: expected a floating-point"):
+        fill_holes((image * 255).to(torch.uint8), torch.ones(2, 1, 8, 8))
+    with pytest.raises(ValueError, match=r"image: expected a non-empty \(B, C, H, W\)"):
+        fill_holes(image[0], torch.ones(1, 8, 8))
+    with pytest.raises(ValueError, match=r"weight: expected shape \(2, 1, 8, 8\)"):
+        fill_holes(image, torch.ones(2, 3, 8, 8))
+    half = fill_holes(image.half(), torch.ones(2, 1, 8, 8))  # float32 weights, float16 image
+    assert half.dtype == torch.float16
