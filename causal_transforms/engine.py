@@ -11,10 +11,11 @@ from typing import NamedTuple
 import torch
 
 from causal_transforms.backends.base import Resampler, check_donors
-from causal_transforms.core.composite import composite, composite_parts, select_bits
+from causal_transforms.core.composite import composite, composite_rows
 from causal_transforms.core.devices import check_device, single_thread_after_fork
 from causal_transforms.core.feather import feather_keep
 from causal_transforms.core.ranges import check_image_dtype, to_unit_float
+from causal_transforms.core.rows import row_runs
 
 __all__ = ["Selection", "apply_resample", "check_batch", "resample_one", "resample_selected"]
 
@@ -123,24 +124,12 @@ def apply_resample(
     bounded = bool(getattr(resampler, "bounded", False))
     if picked.index is None:
         return composite(image, picked.content, picked.keep, binary=binary, bounded=bounded)
-    if image.device.type != "cpu" or image[0].numel() < _ROW_WRITE_MIN:
-        # One kernel each (accelerators, or small rows where per-row Python calls would dominate).
+    if picked.image is not None:  # gathered: one kernel each (accelerators, or small rows)
         mixed = composite(picked.image, picked.content, picked.keep, binary=binary, bounded=bounded)
         return image.clone().index_copy_(0, picked.index, mixed)
     # Image-sized rows on the CPU, where memory traffic is the cost: each output row is written
-    # once, the resampled ones straight from the composite's inputs (no full clone, no
-    # intermediate batch, and no index_copy_, which is several times slower than row copies here).
-    causal, fill = composite_parts(picked.image, picked.content, picked.keep, binary=binary, bounded=bounded)
-    out = torch.empty_like(image)  # the input's memory format, as clone() would give
-    start = 0
-    for j, i in enumerate(picked.index.tolist()):
-        if i > start:  # the untouched rows before this one, in one copy
-            out[start:i].copy_(image[start:i])
-        select_bits(causal[j], picked.image[j], fill[j], out=out[i])
-        start = i + 1
-    if start < image.shape[0]:
-        out[start:].copy_(image[start:])
-    return out
+    # once, the resampled ones straight from the input's rows.
+    return composite_rows(image, picked.index, picked.content, picked.keep, binary=binary, bounded=bounded)
 
 
 def _out_of_range_samples(image: torch.Tensor, act_index: torch.Tensor | None) -> list[int]:
@@ -154,16 +143,34 @@ def _out_of_range_samples(image: torch.Tensor, act_index: torch.Tensor | None) -
     return torch.nonzero(bad).flatten().tolist()
 
 
-_ROW_WRITE_MIN = 1 << 15  # elements per sample from which apply_resample writes rows one by one on the CPU
+_ROW_WRITE_MIN = 1 << 15  # elements per sample from which the engine reads and writes rows in place on the CPU
+
+
+def _in_place_rows(image: torch.Tensor) -> bool:
+    """Whether the selected samples of ``image`` are read and written as rows of the batch.
+
+    On CPUs, for image-sized rows, gathering the selected samples into a sub-batch and
+    scattering the results back are a large share of a cheap backend's cost; reading the rows
+    through views saves both. On accelerators each view is another kernel launch, and on small
+    rows the Python calls per run dominate: those gather. Float16/bfloat16/uint8 images are
+    converted to float32 for the backend, a copy anyway, so they gather as well.
+    """
+    return (
+        image.device.type == "cpu"
+        and image.dtype in (torch.float32, torch.float64)
+        and image[0].numel() >= _ROW_WRITE_MIN
+    )
 
 
 class Selection(NamedTuple):
     """What :func:`resample_selected` produced for the samples it resampled.
 
     Attributes:
-        index: ``(n,)`` int64 positions of those samples in the batch, or ``None`` when it is
-            the whole batch.
-        image: Their images, ``(n, C, H, W)``, in the caller's dtype (checked).
+        index: ``(n,)`` int64 positions of those samples in the batch, ascending, or ``None``
+            when it is the whole batch.
+        image: Their images, ``(n, C, H, W)``, in the caller's dtype (checked); ``None`` when
+            the backend read them in place from the batch (float rows on the CPU), so that
+            ``batch.index_select(0, index)`` are they.
         keep: Their keep-maps, ``(n, 1, H, W)`` float32 (feathered when asked).
         content: The backend's new content for them, ``(n, C, H, W)`` float in [0, 1] for
             backends that declare ``bounded``.
@@ -249,10 +256,15 @@ def resample_selected(
     n_active = b if act_index is None else int(act_index.numel())
     if n_active == 0:
         return None
-    active_image = image if n_active == b else image.index_select(0, act_index)
+    in_place = _in_place_rows(image)  # rows read through views (see there), never gathered
+    active_image = image if n_active == b or in_place else image.index_select(0, act_index)
     if image.is_floating_point():
         try:
-            to_unit_float(active_image)  # the range of every active sample, resampled or not (no copy for float32)
+            if in_place and n_active < b:  # the active rows: no gathered copy just to check them
+                for _, i, length in row_runs(act_index.tolist()):
+                    to_unit_float(image[i : i + length])
+            else:
+                to_unit_float(active_image)  # every active sample, resampled or not (no copy for float32)
         except ValueError as exc:
             if b == 1:
                 raise
@@ -275,11 +287,10 @@ def resample_selected(
     if n == b:
         sub_image, sub_keep = image, keep
     else:
-        sub_image = active_image if n == n_active else image.index_select(0, index)
+        sub_image = None if in_place else active_image if n == n_active else image.index_select(0, index)
         sub_keep = keep.index_select(0, index)
     if feather:
         sub_keep = feather_keep(sub_keep, feather)
-    unit = to_unit_float(sub_image, check=False)
     if donors is None and resampler.uses_batch and n == 1 < b:
         # A batch backend borrows from the sub-batch's own samples (each one's original
         # background); a lone selected sample borrows from one other sample that has a background,
@@ -299,6 +310,10 @@ def resample_selected(
     sub_seeds = seeds.cpu() if n == b else seeds.cpu()[index.cpu()]
     # The inputs were validated above (image range by to_unit_float), so the backend's own
     # input checks are skipped; what it returns is still checked.
+    if sub_image is None:  # float32/float64 rows read in place: already the backend's dtype
+        content = resampler._generate_rows_checked_output(image, index, sub_keep.to(image.dtype), sub_seeds, donors)
+        return Selection(index, None, sub_keep, content)
+    unit = to_unit_float(sub_image, check=False)
     content = resampler._generate_checked_output(unit, sub_keep.to(unit.dtype), sub_seeds, donors)
     return Selection(None if n == b else index, sub_image, sub_keep, content)
 

@@ -151,6 +151,44 @@ class Resampler(abc.ABC):
 
         """
 
+    def generate_rows(
+        self,
+        image: torch.Tensor,
+        rows: torch.Tensor,
+        keep: torch.Tensor,
+        seeds: torch.Tensor,
+        donors: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """Return new content for the samples ``rows`` of a batch that was not gathered.
+
+        The engine calls this on CPUs when ``p`` selects part of a batch: ``image`` is the whole
+        batch and the backend reads the selected rows from it. The result must equal
+        ``generate(image[rows], keep, seeds, donors)``. The default does exactly that; a backend
+        whose first pass reads the image can override it to read the rows in place (``swap``
+        does) and save the gather.
+
+        Args:
+            image: ``(B, C, H, W)`` float32 (or float64) batch; only ``rows`` are read (and only
+                they are checked to lie in [0, 1]).
+            rows: ``(n,)`` int64 positions of the samples to resample, ascending.
+            keep: ``(n, 1, H, W)`` keep-maps of those samples.
+            seeds: ``(n,)`` int64 seeds on the CPU, one per selected sample.
+            donors: As for :meth:`generate`.
+
+        Returns:
+            ``(n, C, H, W)`` float content in [0, 1] on the device of ``image``.
+
+        Example:
+            >>> from causal_transforms import create_resampler
+            >>> r = create_resampler("noise")
+            >>> image, rows = torch.rand(4, 3, 8, 8), torch.tensor([1, 3])
+            >>> keep, seeds = torch.zeros(2, 1, 8, 8), torch.tensor([5, 6])
+            >>> torch.equal(r.generate_rows(image, rows, keep, seeds), r.generate(image[rows], keep, seeds))
+            True
+
+        """
+        return self.generate(image.index_select(0, rows), keep, seeds, donors)
+
     def __call__(
         self,
         image: torch.Tensor,
@@ -184,6 +222,22 @@ class Resampler(abc.ABC):
             raise RuntimeError(
                 f"{type(self).__name__}.generate: expected content of shape {tuple(image.shape)}, got {got}"
             )
+        return out.to(dtype=image.dtype)
+
+    def _generate_rows_checked_output(
+        self,
+        image: torch.Tensor,
+        rows: torch.Tensor,
+        keep: torch.Tensor,
+        seeds: torch.Tensor,
+        donors: tuple[torch.Tensor, torch.Tensor] | None,
+    ) -> torch.Tensor:
+        """:meth:`generate_rows` on inputs the caller has already validated; the output is still checked."""
+        out = self.generate_rows(image, rows, keep, seeds, donors)
+        expected = (int(rows.numel()), *image.shape[1:])
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != expected:
+            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise RuntimeError(f"{type(self).__name__}.generate_rows: expected content of shape {expected}, got {got}")
         return out.to(dtype=image.dtype)
 
     def __repr__(self) -> str:

@@ -55,5 +55,18 @@ class SwapResampler(Resampler):
             h, w = image.shape[-2:]
             shift = (s[0] % max(h, 1), (s[0] // max(h, 1)) % max(w, 1))
             return torch.roll(background.flip(-1, -2), shifts=shift, dims=(-2, -1))
-        index = torch.tensor([(i + 1 + v % (b - 1)) % b for i, v in enumerate(s)], device=image.device)
-        return background.index_select(0, index)  # several times faster than background[index] on CPUs
+        return _exchange(background, s)
+
+    def generate_rows(self, image, rows, keep, seeds, donors=None):  # noqa: D102
+        if (donors is not None and donors[0].shape[0] > 0) or rows.numel() < 2:
+            return super().generate_rows(image, rows, keep, seeds, donors)
+        # The selected samples lend each other their backgrounds, as in generate; the fill reads
+        # their rows straight from the batch.
+        return _exchange(fill_holes(image, 1.0 - keep, rows=rows), seeds.tolist())
+
+
+def _exchange(background: torch.Tensor, seeds: list[int]) -> torch.Tensor:
+    """Give each sample the background of another sample, chosen by its seed (never its own)."""
+    b = background.shape[0]
+    index = torch.tensor([(i + 1 + v % (b - 1)) % b for i, v in enumerate(seeds)], device=background.device)
+    return background.index_select(0, index)  # several times faster than background[index] on CPUs

@@ -9,8 +9,9 @@ from __future__ import annotations
 import torch
 
 from causal_transforms.core.ranges import check_image_dtype, from_unit_float
+from causal_transforms.core.rows import row_runs
 
-__all__ = ["composite", "composite_parts", "select_bits"]
+__all__ = ["composite", "composite_parts", "composite_rows", "select_bits"]
 
 
 def composite(
@@ -76,23 +77,100 @@ def composite_parts(
 
     """
     check_image_dtype(image)
-    compute = torch.float64 if image.dtype == torch.float64 else torch.float32
-    k = keep.to(device=image.device, dtype=compute)
-    gen = generated.to(device=image.device, dtype=compute)
+    return _parts(image.dtype, generated.to(image.device), keep, binary=binary, bounded=bounded, source=image)
+
+
+def _parts(
+    dtype: torch.dtype,
+    generated: torch.Tensor,
+    keep: torch.Tensor,
+    *,
+    binary: bool | None,
+    bounded: bool,
+    source: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`composite_parts` for images of ``dtype`` (on ``generated``'s device); ``source`` is read only to blend."""
+    compute = torch.float64 if dtype == torch.float64 else torch.float32
+    k = keep.to(device=generated.device, dtype=compute)
+    gen = generated.to(dtype=compute)
     if binary is None:
         binary = not bool(((k > 0.0) & (k < 1.0)).any())
     causal = k >= 1.0
     if binary:
         # A binary keep-map (the usual case): no blending, the content goes where keep is 0.
         if not bounded:
-            fill = from_unit_float(gen, image.dtype)
-        elif image.dtype == torch.uint8:  # in [0, 1] already: scale and round, no clamp
+            fill = from_unit_float(gen, dtype)
+        elif dtype == torch.uint8:  # in [0, 1] already: scale and round, no clamp
             fill = gen.mul(255.0).round_().to(torch.uint8)
         else:
-            fill = gen.to(image.dtype)
+            fill = gen.to(dtype)
         return causal, fill
-    src = image.to(compute) / 255.0 if image.dtype == torch.uint8 else image.to(compute)
-    return causal, from_unit_float(torch.lerp(gen, src, k), image.dtype)
+    if source is None:
+        raise ValueError("source: expected the images to blend a soft keep-map with, got None")
+    src = source.to(compute) / 255.0 if dtype == torch.uint8 else source.to(compute)
+    return causal, from_unit_float(torch.lerp(gen, src, k), dtype)
+
+
+def composite_rows(
+    image: torch.Tensor,
+    rows: torch.Tensor,
+    generated: torch.Tensor,
+    keep: torch.Tensor,
+    *,
+    binary: bool | None = None,
+    bounded: bool = False,
+) -> torch.Tensor:
+    """:func:`composite` for some samples of a batch; the others are copied unchanged.
+
+    The same values as ``image.clone().index_copy_(0, rows, composite(image[rows], generated,
+    keep))``, but every output row is written once: the untouched rows in one copy per run, the
+    composited ones straight from ``image``'s rows (no gathered sub-batch, no intermediate
+    batch). On CPUs, where memory traffic is the cost, that is several times cheaper than
+    ``index_copy_``; on accelerators, where each call is a kernel launch, the one-kernel form is.
+
+    Args:
+        image: The original batch, ``(B, C, H, W)``; ``uint8`` or float in [0, 1].
+        rows: ``(n,)`` int64 positions of the composited samples, ascending and distinct.
+        generated: New content for them, ``(n, C, H, W)`` float in [0, 1].
+        keep: Their keep-maps, ``(n, 1, H, W)`` in [0, 1].
+        binary: As for :func:`composite`.
+        bounded: As for :func:`composite`.
+
+    Returns:
+        A new tensor with the dtype, shape, device and memory format of ``image``.
+
+    Example:
+        >>> img = torch.zeros(3, 1, 1, 2)
+        >>> out = composite_rows(img, torch.tensor([1]), torch.ones(1, 1, 1, 2), torch.tensor([[[[1.0, 0.0]]]]))
+        >>> out[:, 0, 0].tolist()
+        [[0.0, 0.0], [0.0, 1.0], [0.0, 0.0]]
+
+    """
+    check_image_dtype(image)
+    if binary is None:
+        binary = not bool(((keep > 0.0) & (keep < 1.0)).any())
+    runs = row_runs(rows.tolist())
+    kind = _SAME_WIDTH_INT[image.dtype]
+    if binary:  # which pixels are causal, and the new values, in one pass over all the rows
+        causal, fill = _parts(image.dtype, generated.to(image.device), keep, binary=True, bounded=bounded, source=None)
+        mask = _bit_mask(causal, kind)
+    out = torch.empty_like(image)  # the input's memory format, as clone() would give
+    start = 0
+    for j, i, length in runs:
+        if i > start:  # the untouched rows before this run, in one copy
+            out[start:i].copy_(image[start:i])
+        source, part = image[i : i + length], slice(j, j + length)
+        if binary:
+            _select_masked(mask[part], source, fill[part], out[i : i + length])
+        else:
+            run_causal, run_fill = _parts(
+                image.dtype, generated[part], keep[part], binary=False, bounded=bounded, source=source
+            )
+            select_bits(run_causal, source, run_fill, out=out[i : i + length])
+        start = i + length
+    if start < image.shape[0]:
+        out[start:].copy_(image[start:])
+    return out
 
 
 _SAME_WIDTH_INT = {
@@ -133,8 +211,18 @@ def select_bits(
     kind = _SAME_WIDTH_INT.get(a.dtype)
     if kind is None or b.dtype != a.dtype:
         return torch.where(condition, a, b) if out is None else torch.where(condition, a, b, out=out)
+    return _select_masked(_bit_mask(condition, kind), a, b, out)
+
+
+def _bit_mask(condition: torch.Tensor, kind: torch.dtype) -> torch.Tensor:
+    """``condition`` as integers of ``kind``: all bits set where it holds, none elsewhere."""
     mask = condition.to(kind)
-    mask = mask.mul_(255) if kind == torch.uint8 else mask.neg_()  # all ones where condition holds
+    return mask.mul_(255) if kind == torch.uint8 else mask.neg_()
+
+
+def _select_masked(mask: torch.Tensor, a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None) -> torch.Tensor:
+    """:func:`select_bits` with the condition already a bit mask of ``a``'s integer width."""
+    kind = mask.dtype
     ai, bi = (a, b) if kind == a.dtype else (a.view(kind), b.view(kind))
     if out is None:
         res = torch.bitwise_xor(ai, bi)

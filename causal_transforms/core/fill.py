@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from causal_transforms.core.rows import row_runs
+
 __all__ = ["fill_holes"]
 
 _STRIDED_MIN = 32 * 32  # pixels per plane from which a 2x2 mean is two strided adds (see _half)
@@ -26,7 +28,9 @@ def _half(t: torch.Tensor) -> torch.Tensor:
     return (rows[..., 0::2] + rows[..., 1::2]).mul_(0.25)
 
 
-def fill_holes(image: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+def fill_holes(
+    image: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6, *, rows: torch.Tensor | None = None
+) -> torch.Tensor:
     """Fill pixels of zero ``weight`` from their weighted neighbourhood at growing scales.
 
     Averages ``image * weight`` and ``weight`` down an image pyramid (2x2 means; an odd edge is
@@ -42,14 +46,20 @@ def fill_holes(image: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> 
         eps: Weights at or below this count as holes, at every level of the pyramid (so a known
             region whose mean weight falls to ``eps`` or below at a coarse level stops
             contributing there; use weights near 1 for known pixels).
+        rows: Optional ``(n,)`` int64 positions: fill only these samples of ``image`` (``weight``
+            is then ``(n, 1, H, W)``, one per position). Reads the rows in place, which on CPUs
+            saves gathering them into a sub-batch first; the result is the same as
+            ``fill_holes(image[rows], weight)``, bit for bit.
 
     Returns:
-        A tensor like ``image`` (dtype, shape): known pixels unchanged, holes filled. A sample with
-        no known pixel at all is filled with 0.5 (up to the rounding of bilinear weights).
+        A tensor like ``image`` (dtype; shape, or ``(n, C, H, W)`` with ``rows``): known pixels
+        unchanged, holes filled. A sample with no known pixel at all is filled with 0.5 (up to the
+        rounding of bilinear weights).
 
     Raises:
         TypeError: ``image`` is not a floating-point tensor.
-        ValueError: ``image`` is not 4-D, or ``weight`` not ``(B, 1, H, W)`` to match it.
+        ValueError: ``image`` is not 4-D, ``weight`` not ``(B, 1, H, W)`` to match it, or ``rows``
+            not a 1-D integer tensor of positions in the batch.
 
     Example:
         >>> img = torch.tensor([[[[0.2, 0.0, 0.0, 0.4]]]]); w = torch.tensor([[[[1.0, 0.0, 0.0, 1.0]]]])
@@ -62,12 +72,29 @@ def fill_holes(image: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> 
         raise TypeError(f"image: expected a floating-point (B, C, H, W) tensor, got {got}")
     if image.ndim != 4 or image.numel() == 0:
         raise ValueError(f"image: expected a non-empty (B, C, H, W) tensor, got shape {tuple(image.shape)}")
-    expected = (image.shape[0], 1, *image.shape[-2:])
+    runs = None
+    if rows is not None:
+        is_tensor = isinstance(rows, torch.Tensor)
+        if not is_tensor or rows.ndim != 1 or rows.is_floating_point() or rows.dtype == torch.bool:
+            got = f"{rows.dtype} of shape {tuple(rows.shape)}" if is_tensor else type(rows).__name__
+            raise ValueError(f"rows: expected a 1-D integer tensor of batch positions, got {got}")
+        positions = rows.tolist()
+        if any(not 0 <= i < image.shape[0] for i in positions):
+            raise ValueError(f"rows: expected positions in [0, {image.shape[0]}), got {positions}")
+        runs = row_runs(positions)
+    n = image.shape[0] if rows is None else int(rows.numel())
+    expected = (n, 1, *image.shape[-2:])
     if not isinstance(weight, torch.Tensor) or tuple(weight.shape) != expected:
         got = tuple(weight.shape) if isinstance(weight, torch.Tensor) else type(weight).__name__
-        raise ValueError(f"weight: expected shape {expected} for image {tuple(image.shape)}, got {got}")
+        what = f"image {tuple(image.shape)}" if rows is None else f"{n} rows of image {tuple(image.shape)}"
+        raise ValueError(f"weight: expected shape {expected} for {what}, got {got}")
     weight = weight.to(image.dtype)
-    x = image * weight
+    if runs is None:
+        x = image * weight
+    else:  # the selected rows multiplied straight from the batch: no gathered copy
+        x = torch.empty((n, *image.shape[1:]), dtype=image.dtype, device=image.device)
+        for j, i, length in runs:
+            torch.mul(image[i : i + length], weight[j : j + length], out=x[j : j + length])
     w = weight
     levels: list[tuple[torch.Tensor, torch.Tensor]] = []
     while True:
@@ -76,7 +103,8 @@ def fill_holes(image: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> 
             break
         x, w = _half(x), _half(w)
     if len(levels) == 1:  # a 1 x 1 image: known pixels are the image itself (x / w would round)
-        return torch.where(weight > eps, image, torch.full_like(image, 0.5))
+        source = image if rows is None else image.index_select(0, rows)
+        return torch.where(weight > eps, source, torch.full_like(source, 0.5))
     x, w = levels[-1]
     filled = torch.where(w > eps, x / w.clamp_min(eps), torch.full_like(x, 0.5))
     # The coarse-to-fine pass stays channels-last: its bilinear kernel is several times faster on
@@ -92,4 +120,9 @@ def fill_holes(image: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> 
     # holes take the smooth half-resolution fill by nearest upsampling (4x cheaper than bilinear
     # at this size; the fill is already smooth, so the difference is a half-pixel shift in holes).
     up = F.interpolate(filled.contiguous(), size=image.shape[-2:], mode="nearest")
-    return up.lerp_(image.to(up.dtype), (weight > eps).to(up.dtype))
+    known = (weight > eps).to(up.dtype)
+    if runs is None:
+        return up.lerp_(image.to(up.dtype), known)
+    for j, i, length in runs:
+        up[j : j + length].lerp_(image[i : i + length].to(up.dtype), known[j : j + length])
+    return up

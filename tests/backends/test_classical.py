@@ -160,3 +160,16 @@ def test_swap_passes_over_donors_that_are_all_object():
     alone = swap(image, keep, torch.tensor([3]), (pool[:1], pool_keep[:1]))
     assert torch.equal(alone, swap(image, keep, torch.tensor([3])))
     assert alone.std() > 0.05, "a real background, not a flat grey fill"
+
+
+@pytest.mark.parametrize("name", [*BUILTIN, "gan"])
+def test_generate_rows_equals_generate_on_the_gathered_rows(name):
+    backend = ct.create_resampler(name)
+    g = torch.Generator().manual_seed(6)
+    batch = torch.rand(6, 3, 24, 24, generator=g)
+    rows = torch.tensor([0, 2, 3, 5])
+    keep = torch.zeros(4, 1, 24, 24)
+    keep[..., 6:18, 8:16] = 1
+    seeds = torch.tensor([11, 12, 13, 14])
+    rows_content = backend.generate_rows(batch, rows, keep, seeds)
+    assert torch.equal(rows_content, backend.generate(batch[rows], keep, seeds))

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from causal_transforms.backends.base import Resampler
-from causal_transforms.core.composite import composite, composite_parts, select_bits
+from causal_transforms.core.composite import composite, composite_parts, composite_rows, select_bits
 from causal_transforms.core.feather import feather_keep
 from causal_transforms.core.fill import fill_holes
 from causal_transforms.core.ranges import from_unit_float, to_unit_float
@@ -128,3 +128,24 @@ def test_composite_parts_reassemble_composite():
     for keep in ((torch.rand(2, 1, 6, 7, generator=g) > 0.5).float(), torch.rand(2, 1, 6, 7, generator=g)):
         causal, fill = composite_parts(image, gen, keep)
         assert torch.equal(select_bits(causal, image, fill), composite(image, gen, keep))
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float16, torch.bfloat16, torch.float32, torch.float64])
+@pytest.mark.parametrize("soft", [False, True])
+@pytest.mark.parametrize("picked", [[0], [1, 2], [0, 2, 3], [0, 1, 2, 3, 4]])
+def test_composite_rows_equals_composite_written_back_into_a_copy(dtype, soft, picked):
+    g = torch.Generator().manual_seed(5)
+    image = torch.rand(5, 3, 6, 7, generator=g)
+    image = (image * 255).to(torch.uint8) if dtype == torch.uint8 else image.to(dtype)
+    if dtype != torch.uint8:
+        image[:, :, 0, 0] = -0.0  # causal below: must come back as -0.0, not 0.0
+    rows = torch.tensor(picked)
+    gen = torch.rand(len(picked), 3, 6, 7, generator=g)
+    keep = torch.rand(len(picked), 1, 6, 7, generator=g)
+    keep = keep if soft else (keep > 0.5).float()
+    keep[..., 0, 0] = 1
+    for binary in (None, False) if soft else (None, True):
+        out = composite_rows(image, rows, gen, keep, binary=binary)
+        ref = image.clone().index_copy_(0, rows, composite(image[rows], gen, keep, binary=binary))
+        width = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}[image.element_size()]
+        assert out.dtype == image.dtype and torch.equal(out.view(width), ref.view(width))

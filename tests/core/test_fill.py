@@ -100,3 +100,27 @@ def test_fill_names_bad_arguments_and_returns_the_image_dtype():
         fill_holes(image, torch.ones(2, 3, 8, 8))
     half = fill_holes(image.half(), torch.ones(2, 1, 8, 8))  # float32 weights, float16 image
     assert half.dtype == torch.float16
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fill_inputs(), st.data())
+def test_fill_of_rows_read_in_place_equals_the_fill_of_the_gathered_rows(inputs, data):
+    image, weight = inputs
+    extra = data.draw(st.integers(0, 3))  # rows the fill must not read
+    batch = torch.cat([image, torch.rand(extra, *image.shape[1:]).to(image.dtype)]) if extra else image
+    order = data.draw(st.permutations(range(batch.shape[0])))
+    picked = sorted(order[: image.shape[0]])
+    rows = torch.tensor(picked, dtype=torch.int64)
+    batch = batch.clone()
+    batch[rows] = image
+    assert torch.equal(fill_holes(batch, weight, rows=rows), fill_holes(image, weight))
+
+
+def test_fill_names_bad_rows():
+    image = torch.rand(3, 3, 8, 8)
+    with pytest.raises(ValueError, match="rows: expected a 1-D integer tensor"):
+        fill_holes(image, torch.ones(1, 1, 8, 8), rows=torch.tensor([0.0]))
+    with pytest.raises(ValueError, match=r"rows: expected positions in \[0, 3\), got \[3\]"):
+        fill_holes(image, torch.ones(1, 1, 8, 8), rows=torch.tensor([3]))
+    with pytest.raises(ValueError, match=r"weight: expected shape \(2, 1, 8, 8\) for 2 rows"):
+        fill_holes(image, torch.ones(3, 1, 8, 8), rows=torch.tensor([0, 2]))
