@@ -41,8 +41,11 @@ def composite(
         tensor([[[[ 10, 255]]]], dtype=torch.uint8)
 
     """
-    causal, fill = composite_parts(image, generated, keep, binary=binary, bounded=bounded)
-    return select_bits(causal, image, fill)
+    check_image_dtype(image)
+    keep = keep.to(image.device)
+    fill = _fill_values(image.dtype, generated.to(image.device), keep, binary=binary, bounded=bounded, source=image)
+    # Written into a tensor like the image, so the result has the image's memory format.
+    return _select_masked(_background_bits(keep, image.dtype), fill, image, torch.empty_like(image))
 
 
 def composite_parts(
@@ -77,10 +80,13 @@ def composite_parts(
 
     """
     check_image_dtype(image)
-    return _parts(image.dtype, generated.to(image.device), keep, binary=binary, bounded=bounded, source=image)
+    compute = torch.float64 if image.dtype == torch.float64 else torch.float32
+    keep = keep.to(device=image.device)
+    fill = _fill_values(image.dtype, generated.to(image.device), keep, binary=binary, bounded=bounded, source=image)
+    return keep.to(compute) >= 1.0, fill
 
 
-def _parts(
+def _fill_values(
     dtype: torch.dtype,
     generated: torch.Tensor,
     keep: torch.Tensor,
@@ -88,27 +94,38 @@ def _parts(
     binary: bool | None,
     bounded: bool,
     source: torch.Tensor | None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`composite_parts` for images of ``dtype`` (on ``generated``'s device); ``source`` is read only to blend."""
+) -> torch.Tensor:
+    """The values of non-causal pixels in ``dtype``; ``source`` (the images) is read only to blend."""
     compute = torch.float64 if dtype == torch.float64 else torch.float32
-    k = keep.to(device=generated.device, dtype=compute)
+    k = keep.to(dtype=compute)
     gen = generated.to(dtype=compute)
     if binary is None:
         binary = not bool(((k > 0.0) & (k < 1.0)).any())
-    causal = k >= 1.0
     if binary:
         # A binary keep-map (the usual case): no blending, the content goes where keep is 0.
         if not bounded:
-            fill = from_unit_float(gen, dtype)
-        elif dtype == torch.uint8:  # in [0, 1] already: scale and round, no clamp
-            fill = gen.mul(255.0).round_().to(torch.uint8)
-        else:
-            fill = gen.to(dtype)
-        return causal, fill
+            return from_unit_float(gen, dtype)
+        if dtype == torch.uint8:  # in [0, 1] already: scale and round, no clamp
+            return gen.mul(255.0).round_().to(torch.uint8)
+        return gen.to(dtype)
     if source is None:
         raise ValueError("source: expected the images to blend a soft keep-map with, got None")
     src = source.to(compute) / 255.0 if dtype == torch.uint8 else source.to(compute)
-    return causal, from_unit_float(torch.lerp(gen, src, k), dtype)
+    return from_unit_float(torch.lerp(gen, src, k), dtype)
+
+
+def _background_bits(keep: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Integers as wide as ``dtype``: all bits set where ``keep`` < 1 (new content), none where it is 1.
+
+    The sign of ``keep - 1`` spread over the word by an arithmetic shift: two passes over the
+    keep-map, about 3x cheaper on CPUs than a comparison to ``bool`` and its conversion (for
+    ``keep`` in [0, 1]; every value of 1 or more counts as causal).
+    """
+    if dtype == torch.float64:
+        return (keep.to(torch.float64) - 1.0).view(torch.int64).bitwise_right_shift_(63)
+    bits = (keep.to(torch.float32) - 1.0).view(torch.int32).bitwise_right_shift_(31)
+    kind = _SAME_WIDTH_INT[dtype]
+    return bits if kind == torch.int32 else bits.to(kind)  # -1 becomes all ones in any width
 
 
 def composite_rows(
@@ -147,26 +164,26 @@ def composite_rows(
 
     """
     check_image_dtype(image)
+    keep = keep.to(image.device)
+    generated = generated.to(image.device)
     if binary is None:
         binary = not bool(((keep > 0.0) & (keep < 1.0)).any())
-    runs = row_runs(rows.tolist())
-    kind = _SAME_WIDTH_INT[image.dtype]
-    if binary:  # which pixels are causal, and the new values, in one pass over all the rows
-        causal, fill = _parts(image.dtype, generated.to(image.device), keep, binary=True, bounded=bounded, source=None)
-        mask = _bit_mask(causal, kind)
+    # Where the new content goes, and (binary keep-maps) its values, in one pass over all the rows.
+    background = _background_bits(keep, image.dtype)
+    fill = _fill_values(image.dtype, generated, keep, binary=True, bounded=bounded, source=None) if binary else None
     out = torch.empty_like(image)  # the input's memory format, as clone() would give
     start = 0
-    for j, i, length in runs:
+    for j, i, length in row_runs(rows.tolist()):
         if i > start:  # the untouched rows before this run, in one copy
             out[start:i].copy_(image[start:i])
         source, part = image[i : i + length], slice(j, j + length)
-        if binary:
-            _select_masked(mask[part], source, fill[part], out[i : i + length])
-        else:
-            run_causal, run_fill = _parts(
+        if fill is None:  # soft keep-map: blends read the run's own pixels
+            values = _fill_values(
                 image.dtype, generated[part], keep[part], binary=False, bounded=bounded, source=source
             )
-            select_bits(run_causal, source, run_fill, out=out[i : i + length])
+        else:
+            values = fill[part]
+        _select_masked(background[part], values, source, out[i : i + length])
         start = i + length
     if start < image.shape[0]:
         out[start:].copy_(image[start:])
@@ -221,7 +238,7 @@ def _bit_mask(condition: torch.Tensor, kind: torch.dtype) -> torch.Tensor:
 
 
 def _select_masked(mask: torch.Tensor, a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None) -> torch.Tensor:
-    """:func:`select_bits` with the condition already a bit mask of ``a``'s integer width."""
+    """``a`` where ``mask`` (integers of ``a``'s width) has all bits set, ``b`` where it has none."""
     kind = mask.dtype
     ai, bi = (a, b) if kind == a.dtype else (a.view(kind), b.view(kind))
     if out is None:

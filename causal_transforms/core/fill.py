@@ -106,10 +106,9 @@ def fill_holes(
         source = image if rows is None else image.index_select(0, rows)
         return torch.where(weight > eps, source, torch.full_like(source, 0.5))
     x, w = levels[-1]
+    # The coarse-to-fine pass runs in the default (NCHW) layout: measured here, channels-last
+    # bilinear upsampling and lerps made a batch's fill 35-50 % slower.
     filled = torch.where(w > eps, x / w.clamp_min(eps), torch.full_like(x, 0.5))
-    # The coarse-to-fine pass stays channels-last: its bilinear kernel is several times faster on
-    # CPUs, and the result is the same value for value.
-    filled = filled.contiguous(memory_format=torch.channels_last)
     for x, w in reversed(levels[1:-1]):
         # lerp with a 0/1 weight is a select (exact at 0 and 1) and much faster than a broadcast where.
         # In place on tensors made here (the upsampled fill and this level's sums, not needed
@@ -119,7 +118,7 @@ def fill_holes(
     # Full resolution: known pixels are the image itself (x / w would only add rounding), and
     # holes take the smooth half-resolution fill by nearest upsampling (4x cheaper than bilinear
     # at this size; the fill is already smooth, so the difference is a half-pixel shift in holes).
-    up = F.interpolate(filled.contiguous(), size=image.shape[-2:], mode="nearest")
+    up = F.interpolate(filled, size=image.shape[-2:], mode="nearest")
     known = (weight > eps).to(up.dtype)
     if runs is None:
         return up.lerp_(image.to(up.dtype), known)

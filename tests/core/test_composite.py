@@ -149,3 +149,26 @@ def test_composite_rows_equals_composite_written_back_into_a_copy(dtype, soft, p
         ref = image.clone().index_copy_(0, rows, composite(image[rows], gen, keep, binary=binary))
         width = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}[image.element_size()]
         assert out.dtype == image.dtype and torch.equal(out.view(width), ref.view(width))
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float16, torch.bfloat16, torch.float32, torch.float64])
+def test_composite_takes_each_pixel_whole_from_the_image_or_the_content(dtype):
+    """Where keep is 1 the image's bits (NaN payloads, -0.0), elsewhere the content's, never a mix."""
+    g = torch.Generator().manual_seed(7)
+    image = torch.rand(3, 2, 9, 11, generator=g)
+    image = (image * 255).to(torch.uint8) if dtype == torch.uint8 else image.to(dtype)
+    if dtype != torch.uint8:
+        image[0, :, :3] = -0.0
+        image[1, :, :3] = float("nan")
+    keep = torch.rand(3, 1, 9, 11, generator=g)
+    keep[..., :3, :] = 1.0
+    keep[..., 3:5, :] = 0.0
+    keep[..., 5, :] = torch.nextafter(torch.tensor(1.0), torch.tensor(0.0))  # just below 1: not causal
+    gen = torch.rand(3, 2, 9, 11, generator=g)
+    width = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}[image.element_size()]
+    for binary_keep in (keep, (keep >= 1).float()):
+        out = composite(image, gen, binary_keep)
+        causal, fill = composite_parts(image, gen, binary_keep)
+        expected = torch.where(causal, image.view(width), fill.view(width))
+        assert torch.equal(out.view(width), expected)
+        assert torch.equal(causal, (binary_keep >= 1).expand_as(causal))
