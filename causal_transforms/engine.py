@@ -148,6 +148,10 @@ _ROW_WRITE_MIN = 1 << 15  # elements per sample from which the engine reads and 
 
 def _check_unit_runs(image: torch.Tensor, runs: list[tuple[int, int, int]]) -> None:
     """Check that the float32/float64 rows of ``runs`` lie in [0, 1], with one host sync for all runs."""
+    if len(runs) == 1:
+        _, i, length = runs[0]
+        to_unit_float(image[i : i + length])
+        return
     extremes = [v for _, i, length in runs for v in torch.aminmax(image[i : i + length])]
     values = torch.stack(extremes).tolist()
     if all(0.0 <= v <= 1.0 for v in values):  # NaN fails every comparison
@@ -316,7 +320,7 @@ def resample_selected(
                 donors = (to_unit_float(image.index_select(0, pick)), keep.index_select(0, pick))
             except ValueError:
                 donors = None
-    sub_seeds = seeds.cpu() if n == b else seeds.cpu()[index.cpu()]
+    sub_seeds = seeds.cpu() if n == b else seeds.cpu().index_select(0, index.cpu())
     # The inputs were validated above (image range by to_unit_float), so the backend's own
     # input checks are skipped; what it returns is still checked.
     if sub_image is None:  # float32/float64 rows read in place: already the backend's dtype

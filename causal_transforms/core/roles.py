@@ -187,29 +187,13 @@ class RoleSpec:
         return keep
 
 
-_SIGNED = (
-    torch.int8,
-    torch.int16,
-    torch.int32,
-    torch.int64,
-    torch.float16,
-    torch.bfloat16,
-    torch.float32,
-    torch.float64,
-)
-
-
 def _nonzero(mask: torch.Tensor) -> torch.Tensor:
     """``(mask != 0)`` as a new float32 tensor, by the cheapest route for the dtype.
 
     On CPUs a comparison that produces ``bool`` and its conversion to float are several times
-    slower than ``sign().abs_()`` (non-zero -> 1, zero and -0.0 -> 0; NaN is rejected before
-    this is called) or, for ``bool``, a byte view converted to float.
+    slower than the comparison written straight into a float32 tensor (``-0.0`` compares equal to
+    0; NaN is rejected before this is called) or, for ``bool``, a byte view converted to float.
     """
     if mask.dtype == torch.bool:
         return mask.view(torch.uint8).to(torch.float32)
-    if mask.dtype == torch.uint8:
-        return mask.sign().to(torch.float32)
-    if mask.dtype in _SIGNED:
-        return mask.sign().abs_().to(torch.float32)
-    return (mask != 0).to(torch.float32)
+    return torch.ne(mask, 0, out=torch.empty(mask.shape, dtype=torch.float32, device=mask.device))
