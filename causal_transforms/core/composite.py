@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from causal_transforms.core.ranges import check_image_dtype, from_unit_float
-from causal_transforms.core.rows import row_runs
+from causal_transforms.core.rows import check_rows, row_runs
 
 __all__ = ["composite", "composite_parts", "composite_rows", "select_bits"]
 
@@ -156,6 +156,10 @@ def composite_rows(
     Returns:
         A new tensor with the dtype, shape, device and memory format of ``image``.
 
+    Raises:
+        ValueError: ``rows`` not ascending positions in the batch; ``generated`` or ``keep`` not
+            one per row.
+
     Example:
         >>> img = torch.zeros(3, 1, 1, 2)
         >>> out = composite_rows(img, torch.tensor([1]), torch.ones(1, 1, 1, 2), torch.tensor([[[[1.0, 0.0]]]]))
@@ -164,6 +168,14 @@ def composite_rows(
 
     """
     check_image_dtype(image)
+    if image.ndim != 4:
+        raise ValueError(f"image: expected a (B, C, H, W) batch, got shape {tuple(image.shape)}")
+    positions = check_rows(rows, image.shape[0], ascending=True)
+    n, (c, h, w) = len(positions), image.shape[1:]
+    for name, t, expected in (("generated", generated, (n, c, h, w)), ("keep", keep, (n, 1, h, w))):
+        if not isinstance(t, torch.Tensor) or tuple(t.shape) != expected:
+            got = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
+            raise ValueError(f"{name}: expected shape {expected}, one per row of {positions}, got {got}")
     keep = keep.to(image.device)
     generated = generated.to(image.device)
     if binary is None:
@@ -173,7 +185,7 @@ def composite_rows(
     fill = _fill_values(image.dtype, generated, keep, binary=True, bounded=bounded, source=None) if binary else None
     out = torch.empty_like(image)  # the input's memory format, as clone() would give
     start = 0
-    for j, i, length in row_runs(rows.tolist()):
+    for j, i, length in row_runs(positions):
         if i > start:  # the untouched rows before this run, in one copy
             out[start:i].copy_(image[start:i])
         source, part = image[i : i + length], slice(j, j + length)

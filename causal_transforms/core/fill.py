@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from causal_transforms.core.rows import row_runs
+from causal_transforms.core.rows import check_rows, row_runs
 
 __all__ = ["fill_holes"]
 
@@ -80,16 +80,7 @@ def fill_holes(
         raise TypeError(f"image: expected a floating-point (B, C, H, W) tensor, got {got}")
     if image.ndim != 4 or image.numel() == 0:
         raise ValueError(f"image: expected a non-empty (B, C, H, W) tensor, got shape {tuple(image.shape)}")
-    runs = None
-    if rows is not None:
-        is_tensor = isinstance(rows, torch.Tensor)
-        if not is_tensor or rows.ndim != 1 or rows.is_floating_point() or rows.dtype == torch.bool:
-            got = f"{rows.dtype} of shape {tuple(rows.shape)}" if is_tensor else type(rows).__name__
-            raise ValueError(f"rows: expected a 1-D integer tensor of batch positions, got {got}")
-        positions = rows.tolist()
-        if any(not 0 <= i < image.shape[0] for i in positions):
-            raise ValueError(f"rows: expected positions in [0, {image.shape[0]}), got {positions}")
-        runs = row_runs(positions)
+    runs = None if rows is None else row_runs(check_rows(rows, image.shape[0]))
     n = image.shape[0] if rows is None else int(rows.numel())
     expected = (n, 1, *image.shape[-2:])
     if not isinstance(weight, torch.Tensor) or tuple(weight.shape) != expected:

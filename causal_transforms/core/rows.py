@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-__all__ = ["row_runs"]
+import itertools
+
+import torch
+
+__all__ = ["check_rows", "row_runs"]
 
 
 def row_runs(rows: list[int]) -> list[tuple[int, int, int]]:
@@ -24,3 +28,40 @@ def row_runs(rows: list[int]) -> list[tuple[int, int, int]]:
         else:
             runs.append((j, i, 1))
     return runs
+
+
+def check_rows(rows: object, batch_size: int, *, ascending: bool = False, name: str = "rows") -> list[int]:
+    """Check batch positions and return them as a list of ints.
+
+    Args:
+        rows: A 1-D integer tensor of positions in a batch.
+        batch_size: The batch's size.
+        ascending: Also require strictly ascending positions (each row once).
+        name: The argument's name, for errors.
+
+    Returns:
+        The positions.
+
+    Raises:
+        ValueError: Not a 1-D integer tensor, a position outside ``[0, batch_size)``, or (with
+            ``ascending``) positions out of order or repeated.
+
+    Example:
+        >>> check_rows(torch.tensor([0, 2]), 3)
+        [0, 2]
+        >>> check_rows(torch.tensor([2, 0]), 3, ascending=True)
+        Traceback (most recent call last):
+        ...
+        ValueError: rows: expected strictly ascending positions (each row once), got [2, 0]
+
+    """
+    is_tensor = isinstance(rows, torch.Tensor)
+    if not is_tensor or rows.ndim != 1 or rows.is_floating_point() or rows.is_complex() or rows.dtype == torch.bool:
+        got = f"{rows.dtype} of shape {tuple(rows.shape)}" if is_tensor else type(rows).__name__
+        raise ValueError(f"{name}: expected a 1-D integer tensor of batch positions, got {got}")
+    positions = rows.tolist()
+    if any(not 0 <= i < batch_size for i in positions):
+        raise ValueError(f"{name}: expected positions in [0, {batch_size}), got {positions}")
+    if ascending and any(b <= a for a, b in itertools.pairwise(positions)):
+        raise ValueError(f"{name}: expected strictly ascending positions (each row once), got {positions}")
+    return positions

@@ -172,3 +172,21 @@ def test_composite_takes_each_pixel_whole_from_the_image_or_the_content(dtype):
         expected = torch.where(causal, image.view(width), fill.view(width))
         assert torch.equal(out.view(width), expected)
         assert torch.equal(causal, (binary_keep >= 1).expand_as(causal))
+
+
+def test_composite_rows_names_bad_rows_and_shapes():
+    image, gen, keep = torch.rand(4, 3, 5, 5), torch.rand(2, 3, 5, 5), torch.ones(2, 1, 5, 5)
+    with pytest.raises(ValueError, match=r"rows: expected strictly ascending positions \(each row once\), got \[2, 1"):
+        composite_rows(image, torch.tensor([2, 1]), gen, keep)
+    with pytest.raises(ValueError, match=r"rows: expected strictly ascending positions .* got \[1, 1\]"):
+        composite_rows(image, torch.tensor([1, 1]), gen, keep)
+    with pytest.raises(ValueError, match=r"rows: expected positions in \[0, 4\), got \[1, 4\]"):
+        composite_rows(image, torch.tensor([1, 4]), gen, keep)
+    with pytest.raises(ValueError, match="rows: expected a 1-D integer tensor"):
+        composite_rows(image, torch.tensor([[1, 2]]), gen, keep)
+    with pytest.raises(ValueError, match=r"generated: expected shape \(2, 3, 5, 5\), one per row of \[0, 2\]"):
+        composite_rows(image, torch.tensor([0, 2]), gen[:1], keep)
+    with pytest.raises(ValueError, match=r"keep: expected shape \(2, 1, 5, 5\)"):
+        composite_rows(image, torch.tensor([0, 2]), gen, torch.ones(2, 3, 5, 5))
+    with pytest.raises(ValueError, match=r"image: expected a \(B, C, H, W\) batch"):
+        composite_rows(image[0], torch.tensor([0]), gen, keep)

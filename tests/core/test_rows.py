@@ -18,3 +18,19 @@ def test_row_runs_cover_the_rows_in_order_with_maximal_runs(positions):
 
 def test_row_runs_of_nothing():
     assert row_runs([]) == []
+
+
+def test_check_rows_names_what_is_wrong():
+    import pytest
+    import torch
+
+    from causal_transforms.core.rows import check_rows
+
+    assert check_rows(torch.tensor([3, 0, 3]), 4) == [3, 0, 3]  # any order unless ascending is asked
+    assert check_rows(torch.tensor([], dtype=torch.int64), 4, ascending=True) == []
+    with pytest.raises(ValueError, match=r"^rows: expected a 1-D integer tensor of batch positions, got torch.bool"):
+        check_rows(torch.tensor([True]), 4)
+    with pytest.raises(ValueError, match=r"^index: expected positions in \[0, 4\), got \[-1\]"):
+        check_rows(torch.tensor([-1]), 4, name="index")
+    with pytest.raises(ValueError, match=r"^rows: expected a 1-D integer tensor of batch positions, got list"):
+        check_rows([0, 1], 4)
