@@ -124,12 +124,13 @@ def apply_resample(
     bounded = bool(getattr(resampler, "bounded", False))
     if picked.index is None:
         return composite(image, picked.content, picked.keep, binary=binary, bounded=bounded)
-    if picked.image is not None:  # gathered: one kernel each (accelerators, or small rows)
-        mixed = composite(picked.image, picked.content, picked.keep, binary=binary, bounded=bounded)
-        return image.clone().index_copy_(0, picked.index, mixed)
-    # Image-sized rows on the CPU, where memory traffic is the cost: each output row is written
-    # once, the resampled ones straight from the input's rows.
-    return composite_rows(image, picked.index, picked.content, picked.keep, binary=binary, bounded=bounded)
+    if image.device.type == "cpu" and image[0].numel() >= _ROW_WRITE_MIN:
+        # Image-sized rows on the CPU (any dtype), where memory traffic is the cost: each output
+        # row is written once, the resampled ones straight from the input's rows.
+        return composite_rows(image, picked.index, picked.content, picked.keep, binary=binary, bounded=bounded)
+    # Accelerators, or small rows where Python calls per run would dominate: one kernel each.
+    mixed = composite(picked.image, picked.content, picked.keep, binary=binary, bounded=bounded)
+    return image.clone().index_copy_(0, picked.index, mixed)
 
 
 def _out_of_range_samples(image: torch.Tensor, act_index: torch.Tensor | None) -> list[int]:
