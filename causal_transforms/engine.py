@@ -168,11 +168,14 @@ def _in_place_rows(image: torch.Tensor) -> bool:
     scattering the results back are a large share of a cheap backend's cost; reading the rows
     through views saves both. On accelerators each view is another kernel launch, and on small
     rows the Python calls per run dominate: those gather. Float16/bfloat16/uint8 images are
-    converted to float32 for the backend, a copy anyway, so they gather as well.
+    converted to float32 for the backend, a copy anyway, so they gather as well, and so do
+    channels-last or strided batches (the backend computes on contiguous rows either way, and
+    its kernels round differently per layout).
     """
     return (
         image.device.type == "cpu"
         and image.dtype in (torch.float32, torch.float64)
+        and image.is_contiguous()
         and image[0].numel() >= _ROW_WRITE_MIN
     )
 
@@ -197,7 +200,7 @@ class Selection(NamedTuple):
     """
 
     index: torch.Tensor | None
-    image: torch.Tensor
+    image: torch.Tensor | None
     keep: torch.Tensor
     content: torch.Tensor
 

@@ -152,6 +152,8 @@ def test_engine_row_writes_match_the_batch_composite(
     image = torch.rand(b, c, h, w, generator=g)
     image = (image * 255).to(torch.uint8) if dtype == torch.uint8 else image.to(dtype)
     image[0, :, :2, :2] = 0 if dtype == torch.uint8 else -0.0
+    if dtype != torch.uint8:
+        image[-1, :, -3:, -3:] = -0.0  # in the background: lent to another sample by swap
     if channels_last:
         image = image.contiguous(memory_format=torch.channels_last)
     keep = torch.zeros(b, 1, h, w)

@@ -165,7 +165,8 @@ class Resampler(abc.ABC):
         batch and the backend reads the selected rows from it. The result must equal
         ``generate(image[rows], keep, seeds, donors)``. The default does exactly that; a backend
         whose first pass reads the image can override it to read the rows in place (``swap``
-        does) and save the gather.
+        does) and save the gather. Like :meth:`generate`, it trusts its inputs (the engine
+        checks them first).
 
         Args:
             image: ``(B, C, H, W)`` float32 (or float64) batch; only ``rows`` are read (and only

@@ -83,7 +83,7 @@ def composite_parts(
     compute = torch.float64 if image.dtype == torch.float64 else torch.float32
     keep = keep.to(device=image.device)
     fill = _fill_values(image.dtype, generated.to(image.device), keep, binary=binary, bounded=bounded, source=image)
-    return keep.to(compute) >= 1.0, fill
+    return ~(keep.to(compute) < 1.0), fill  # NaN counts as causal (kept), as in composite
 
 
 def _fill_values(
@@ -117,13 +117,17 @@ def _fill_values(
 def _background_bits(keep: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """Integers as wide as ``dtype``: all bits set where ``keep`` < 1 (new content), none where it is 1.
 
-    The sign of ``keep - 1`` spread over the word by an arithmetic shift: two passes over the
-    keep-map, about 3x cheaper on CPUs than a comparison to ``bool`` and its conversion (for
-    ``keep`` in [0, 1]; every value of 1 or more counts as causal).
+    The sign of ``min(keep - 1, 0)`` spread over the word by an arithmetic shift, about 3x
+    cheaper on CPUs than a comparison to ``bool`` and its conversion. Every value of 1 or more
+    counts as causal, and so does NaN (``fmin`` drops it), as in :func:`composite_parts`: a pixel
+    whose role is unknown is kept.
     """
-    if dtype == torch.float64:
-        return (keep.to(torch.float64) - 1.0).view(torch.int64).bitwise_right_shift_(63)
-    bits = (keep.to(torch.float32) - 1.0).view(torch.int32).bitwise_right_shift_(31)
+    wide = dtype == torch.float64
+    below = keep.to(torch.float64 if wide else torch.float32) - 1.0
+    torch.fmin(below, torch.zeros((), dtype=below.dtype), out=below)  # NaN -> 0: causal, whatever its sign
+    if wide:
+        return below.view(torch.int64).bitwise_right_shift_(63)
+    bits = below.view(torch.int32).bitwise_right_shift_(31)
     kind = _SAME_WIDTH_INT[dtype]
     return bits if kind == torch.int32 else bits.to(kind)  # -1 becomes all ones in any width
 

@@ -57,7 +57,8 @@ def fill_holes(
         rows: Optional ``(n,)`` int64 positions: fill only these samples of ``image`` (``weight``
             is then ``(n, 1, H, W)``, one per position). Reads the rows in place, which on CPUs
             saves gathering them into a sub-batch first; the result is the same as
-            ``fill_holes(image[rows], weight)``, bit for bit.
+            ``fill_holes(image[rows], weight)``, bit for bit (the fill computes on contiguous
+            data whatever the input's layout).
 
     Returns:
         A tensor like ``image`` (dtype; shape, or ``(n, C, H, W)`` with ``rows``): known pixels
@@ -67,7 +68,7 @@ def fill_holes(
     Raises:
         TypeError: ``image`` is not a floating-point tensor.
         ValueError: ``image`` is not 4-D, ``weight`` not ``(B, 1, H, W)`` to match it, or ``rows``
-            not a 1-D integer tensor of positions in the batch.
+            not a non-empty 1-D int64/int32 tensor of positions in the batch.
 
     Example:
         >>> img = torch.tensor([[[[0.2, 0.0, 0.0, 0.4]]]]); w = torch.tensor([[[[1.0, 0.0, 0.0, 1.0]]]])
@@ -81,12 +82,20 @@ def fill_holes(
     if image.ndim != 4 or image.numel() == 0:
         raise ValueError(f"image: expected a non-empty (B, C, H, W) tensor, got shape {tuple(image.shape)}")
     runs = None if rows is None else row_runs(check_rows(rows, image.shape[0]))
+    if runs == []:
+        raise ValueError("rows: expected at least one batch position, got none")
     n = image.shape[0] if rows is None else int(rows.numel())
     expected = (n, 1, *image.shape[-2:])
     if not isinstance(weight, torch.Tensor) or tuple(weight.shape) != expected:
         got = tuple(weight.shape) if isinstance(weight, torch.Tensor) else type(weight).__name__
         what = f"image {tuple(image.shape)}" if rows is None else f"{n} rows of image {tuple(image.shape)}"
         raise ValueError(f"weight: expected shape {expected} for {what}, got {got}")
+    if not image.is_contiguous():
+        # One layout for every input: the kernels below round differently per layout (and lerp
+        # can turn a known -0.0 into 0.0 on strided input), so a batch's fill would otherwise
+        # depend on how it is stored and on whether its rows were gathered first.
+        image = image.contiguous() if runs is None else image.index_select(0, rows)
+        runs = None
     weight = weight.to(image.dtype)
     if runs is None:
         x = image * weight
@@ -102,7 +111,7 @@ def fill_holes(
             break
         x, w = _half(x), _half(w)
     if len(levels) == 1:  # a 1 x 1 image: known pixels are the image itself (x / w would round)
-        source = image if rows is None else image.index_select(0, rows)
+        source = image if runs is None else image.index_select(0, rows)
         return torch.where(weight > eps, source, torch.full_like(source, 0.5))
     x, w = levels[-1]
     # The coarse-to-fine pass runs in the default (NCHW) layout: measured here, channels-last

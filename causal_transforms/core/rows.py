@@ -34,7 +34,7 @@ def check_rows(rows: object, batch_size: int, *, ascending: bool = False, name: 
     """Check batch positions and return them as a list of ints.
 
     Args:
-        rows: A 1-D integer tensor of positions in a batch.
+        rows: A 1-D int64 (or int32) tensor of positions in a batch.
         batch_size: The batch's size.
         ascending: Also require strictly ascending positions (each row once).
         name: The argument's name, for errors.
@@ -43,7 +43,7 @@ def check_rows(rows: object, batch_size: int, *, ascending: bool = False, name: 
         The positions.
 
     Raises:
-        ValueError: Not a 1-D integer tensor, a position outside ``[0, batch_size)``, or (with
+        ValueError: Not a 1-D int64/int32 tensor, a position outside ``[0, batch_size)``, or (with
             ``ascending``) positions out of order or repeated.
 
     Example:
@@ -56,9 +56,9 @@ def check_rows(rows: object, batch_size: int, *, ascending: bool = False, name: 
 
     """
     is_tensor = isinstance(rows, torch.Tensor)
-    if not is_tensor or rows.ndim != 1 or rows.is_floating_point() or rows.is_complex() or rows.dtype == torch.bool:
+    if not is_tensor or rows.ndim != 1 or rows.dtype not in (torch.int64, torch.int32):
         got = f"{rows.dtype} of shape {tuple(rows.shape)}" if is_tensor else type(rows).__name__
-        raise ValueError(f"{name}: expected a 1-D integer tensor of batch positions, got {got}")
+        raise ValueError(f"{name}: expected a 1-D int64 (or int32) tensor of batch positions, got {got}")
     positions = rows.tolist()
     if any(not 0 <= i < batch_size for i in positions):
         raise ValueError(f"{name}: expected positions in [0, {batch_size}), got {positions}")

@@ -173,3 +173,21 @@ def test_generate_rows_equals_generate_on_the_gathered_rows(name):
     seeds = torch.tensor([11, 12, 13, 14])
     rows_content = backend.generate_rows(batch, rows, keep, seeds)
     assert torch.equal(rows_content, backend.generate(batch[rows], keep, seeds))
+
+
+@pytest.mark.parametrize("name", ["noise", "spectral", "telea", "gan"])
+def test_a_channels_last_samples_content_does_not_depend_on_the_rest_of_the_batch(name):
+    """Bit for bit: a sample's content depends only on its pixels, keep-map and seed, whatever the
+    batch's size or memory layout."""
+    g = torch.Generator().manual_seed(9)
+    image = torch.rand(5, 4, 40, 44, generator=g).contiguous(memory_format=torch.channels_last)
+    keep = torch.zeros(5, 1, 40, 44)
+    keep[..., 10:30, 12:30] = 1
+    backend = ct.create_resampler(name)
+    seeds = torch.arange(5) + 17
+    full = backend(image, keep, seeds)
+    for picked in ([1], [0, 3], [1, 2, 4]):
+        rows = torch.tensor(picked)
+        sub = backend(image[rows], keep[rows], seeds[rows])  # channels-last, as the batch
+        gathered = backend(image.index_select(0, rows), keep[rows], seeds[rows])  # contiguous, as the engine's
+        assert torch.equal(sub, full[rows]) and torch.equal(gathered, full[rows]), picked

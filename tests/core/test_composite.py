@@ -182,7 +182,7 @@ def test_composite_rows_names_bad_rows_and_shapes():
         composite_rows(image, torch.tensor([1, 1]), gen, keep)
     with pytest.raises(ValueError, match=r"rows: expected positions in \[0, 4\), got \[1, 4\]"):
         composite_rows(image, torch.tensor([1, 4]), gen, keep)
-    with pytest.raises(ValueError, match="rows: expected a 1-D integer tensor"):
+    with pytest.raises(ValueError, match=r"rows: expected a 1-D int64 \(or int32\) tensor"):
         composite_rows(image, torch.tensor([[1, 2]]), gen, keep)
     with pytest.raises(ValueError, match=r"generated: expected shape \(2, 3, 5, 5\), one per row of \[0, 2\]"):
         composite_rows(image, torch.tensor([0, 2]), gen[:1], keep)
@@ -190,3 +190,17 @@ def test_composite_rows_names_bad_rows_and_shapes():
         composite_rows(image, torch.tensor([0, 2]), gen, torch.ones(2, 3, 5, 5))
     with pytest.raises(ValueError, match=r"image: expected a \(B, C, H, W\) batch"):
         composite_rows(image[0], torch.tensor([0]), gen, keep)
+
+
+def test_a_nan_keep_value_keeps_the_pixel_in_every_composite():
+    """NaN is no valid keep value (the engine refuses it); the composites agree to keep the pixel."""
+    image = torch.tensor([[[[0.1, 0.2, 0.3]]]])
+    gen = torch.full((1, 1, 1, 3), 0.9)
+    keep = torch.tensor([[[[float("nan"), -float("nan"), 0.0]]]])
+    causal, fill = composite_parts(image, gen, keep)
+    assert causal.flatten().tolist() == [True, True, False]
+    expected = [0.1, 0.2, 0.9]
+    assert composite(image, gen, keep, binary=True).flatten().tolist() == pytest.approx(expected)
+    assert torch.equal(composite(image, gen, keep, binary=True), select_bits(causal, image, fill))
+    rows = composite_rows(image, torch.tensor([0]), gen, keep, binary=True)
+    assert rows.flatten().tolist() == pytest.approx(expected)

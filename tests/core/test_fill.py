@@ -118,9 +118,35 @@ def test_fill_of_rows_read_in_place_equals_the_fill_of_the_gathered_rows(inputs,
 
 def test_fill_names_bad_rows():
     image = torch.rand(3, 3, 8, 8)
-    with pytest.raises(ValueError, match="rows: expected a 1-D integer tensor"):
+    with pytest.raises(ValueError, match=r"rows: expected a 1-D int64 \(or int32\) tensor"):
         fill_holes(image, torch.ones(1, 1, 8, 8), rows=torch.tensor([0.0]))
     with pytest.raises(ValueError, match=r"rows: expected positions in \[0, 3\), got \[3\]"):
         fill_holes(image, torch.ones(1, 1, 8, 8), rows=torch.tensor([3]))
     with pytest.raises(ValueError, match=r"weight: expected shape \(2, 1, 8, 8\) for 2 rows"):
         fill_holes(image, torch.ones(3, 1, 8, 8), rows=torch.tensor([0, 2]))
+
+
+@pytest.mark.parametrize("layout", ["channels_last", "transposed"])
+def test_fill_of_any_layout_equals_the_contiguous_fill_and_keeps_known_bits(layout):
+    g = torch.Generator().manual_seed(8)
+    base = torch.rand(4, 4, 64, 64, generator=g)
+    base[base < 0.05] = -0.0  # known -0.0 pixels must come back as -0.0
+    if layout == "channels_last":
+        image = base.contiguous(memory_format=torch.channels_last)
+    else:
+        image = base.transpose(-1, -2).contiguous().transpose(-1, -2)  # same values, strided storage
+    weight = (torch.rand(4, 1, 64, 64, generator=g) > 0.3).float()
+    rows = torch.tensor([1, 3])
+    reference = fill_holes(base, weight)
+    assert torch.equal(fill_holes(image, weight).view(torch.int32), reference.view(torch.int32))
+    in_place = fill_holes(image, weight[rows], rows=rows)
+    assert torch.equal(in_place.view(torch.int32), reference[rows].view(torch.int32))
+    assert torch.equal(in_place.view(torch.int32), fill_holes(image[rows], weight[rows]).view(torch.int32))
+    known = (weight[rows] > 1e-6).expand_as(in_place)
+    assert torch.equal(in_place[known].view(torch.int32), base[rows][known].view(torch.int32))
+
+
+def test_fill_refuses_empty_rows_as_it_refuses_an_empty_batch():
+    image = torch.rand(2, 3, 8, 8)
+    with pytest.raises(ValueError, match="rows: expected at least one batch position, got none"):
+        fill_holes(image, torch.ones(0, 1, 8, 8), rows=torch.tensor([], dtype=torch.int64))
