@@ -27,12 +27,14 @@ def check_image_dtype(image: torch.Tensor, name: str = "image") -> None:
         name: The argument name to report.
 
     Raises:
-        TypeError: For any dtype outside :data:`SUPPORTED_IMAGE_DTYPES`.
+        TypeError: Not a tensor, or a dtype outside :data:`SUPPORTED_IMAGE_DTYPES`.
 
     Example:
         >>> check_image_dtype(torch.zeros(2, 2, dtype=torch.uint8))
 
     """
+    if not isinstance(image, torch.Tensor):
+        raise TypeError(f"{name}: expected a torch.Tensor, got {type(image).__name__}")
     if image.dtype not in SUPPORTED_IMAGE_DTYPES:
         names = ", ".join(str(d).removeprefix("torch.") for d in SUPPORTED_IMAGE_DTYPES)
         raise TypeError(f"{name}: expected dtype one of ({names}), got {str(image.dtype).removeprefix('torch.')}")

@@ -204,3 +204,12 @@ def test_a_nan_keep_value_keeps_the_pixel_in_every_composite():
     assert torch.equal(composite(image, gen, keep, binary=True), select_bits(causal, image, fill))
     rows = composite_rows(image, torch.tensor([0]), gen, keep, binary=True)
     assert rows.flatten().tolist() == pytest.approx(expected)
+
+
+def test_composites_name_an_image_that_is_no_tensor():
+    gen, keep = torch.rand(1, 1, 2, 2), torch.ones(1, 1, 2, 2)
+    for call in (composite, composite_parts):
+        with pytest.raises(TypeError, match=r"^image: expected a torch\.Tensor, got list"):
+            call([[0.5]], gen, keep)
+    with pytest.raises(TypeError, match=r"^image: expected a torch\.Tensor, got list"):
+        composite_rows([[0.5]], torch.tensor([0]), gen, keep)
