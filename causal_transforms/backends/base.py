@@ -217,13 +217,7 @@ class Resampler(abc.ABC):
         donors: tuple[torch.Tensor, torch.Tensor] | None,
     ) -> torch.Tensor:
         """:meth:`generate` on inputs the caller has already validated; the output is still checked."""
-        out = self.generate(image, keep, seeds, donors)
-        if not isinstance(out, torch.Tensor) or out.shape != image.shape:
-            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            raise RuntimeError(
-                f"{type(self).__name__}.generate: expected content of shape {tuple(image.shape)}, got {got}"
-            )
-        return out.to(dtype=image.dtype)
+        return self._checked(self.generate(image, keep, seeds, donors), "generate", tuple(image.shape), image.dtype)
 
     def _generate_rows_checked_output(
         self,
@@ -235,11 +229,14 @@ class Resampler(abc.ABC):
     ) -> torch.Tensor:
         """:meth:`generate_rows` on inputs the caller has already validated; the output is still checked."""
         out = self.generate_rows(image, rows, keep, seeds, donors)
-        expected = (int(rows.numel()), *image.shape[1:])
-        if not isinstance(out, torch.Tensor) or tuple(out.shape) != expected:
+        return self._checked(out, "generate_rows", (int(rows.numel()), *image.shape[1:]), image.dtype)
+
+    def _checked(self, out: object, method: str, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+        """A backend's content, refused when it is not a tensor of ``shape``; cast to ``dtype``."""
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != shape:
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            raise RuntimeError(f"{type(self).__name__}.generate_rows: expected content of shape {expected}, got {got}")
-        return out.to(dtype=image.dtype)
+            raise RuntimeError(f"{type(self).__name__}.{method}: expected content of shape {shape}, got {got}")
+        return out.to(dtype=dtype)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
