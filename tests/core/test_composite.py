@@ -213,3 +213,19 @@ def test_composites_name_an_image_that_is_no_tensor():
             call([[0.5]], gen, keep)
     with pytest.raises(TypeError, match=r"^image: expected a torch\.Tensor, got list"):
         composite_rows([[0.5]], torch.tensor([0]), gen, keep)
+
+
+class _WrongShape(Resampler):
+    """A faulty plugin: returns one sample too few."""
+
+    def generate(self, image, keep, seeds, donors=None):
+        return image[1:].clone()
+
+
+@pytest.mark.parametrize(("size", "method"), [(8, "generate"), (128, "generate_rows")])
+def test_content_of_the_wrong_shape_is_refused_naming_the_method(size, method):
+    image, keep = torch.rand(4, 3, size, size), torch.zeros(4, 1, size, size)
+    active = torch.tensor([True, False, True, True])  # 128 px rows are read in place (generate_rows)
+    expected = rf"^_WrongShape\.{method}: expected content of shape \(3, 3, {size}, {size}\)"
+    with pytest.raises(RuntimeError, match=expected):
+        apply_resample(image, keep, _WrongShape(), torch.arange(4), active=active)
