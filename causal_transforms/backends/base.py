@@ -232,10 +232,16 @@ class Resampler(abc.ABC):
         return self._checked(out, "generate_rows", (int(rows.numel()), *image.shape[1:]), image.dtype)
 
     def _checked(self, out: object, method: str, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
-        """A backend's content, refused when it is not a tensor of ``shape``; cast to ``dtype``."""
+        """A backend's content, cast to ``dtype``; refused when it is not a tensor of ``shape``.
+
+        Content of a backend that does not declare ``bounded`` is clamped to [0, 1] later, which
+        would let NaN through into the background: such content is refused here.
+        """
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != shape:
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise RuntimeError(f"{type(self).__name__}.{method}: expected content of shape {shape}, got {got}")
+        if not self.bounded and out.is_floating_point() and bool(out.isnan().any()):
+            raise RuntimeError(f"{type(self).__name__}.{method}: expected content in [0, 1], got NaN values")
         return out.to(dtype=dtype)
 
     def __repr__(self) -> str:

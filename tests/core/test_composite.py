@@ -229,3 +229,19 @@ def test_content_of_the_wrong_shape_is_refused_naming_the_method(size, method):
     expected = rf"^_WrongShape\.{method}: expected content of shape \(3, 3, {size}, {size}\)"
     with pytest.raises(RuntimeError, match=expected):
         apply_resample(image, keep, _WrongShape(), torch.arange(4), active=active)
+
+
+class _UnboundedNaN(Resampler):
+    """A faulty plugin that does not claim bounded output and returns NaN."""
+
+    def generate(self, image, keep, seeds, donors=None):
+        return torch.full_like(image, float("nan"))
+
+
+@pytest.mark.parametrize("size", [8, 128])
+def test_nan_content_of_an_unbounded_backend_is_refused(size):
+    image, keep = torch.rand(3, 3, size, size), torch.zeros(3, 1, size, size)
+    expected = r"^_UnboundedNaN\.generate(_rows)?: expected content in \[0, 1\], got NaN"
+    for active in (None, torch.tensor([True, False, True])):
+        with pytest.raises(RuntimeError, match=expected):
+            apply_resample(image, keep, _UnboundedNaN(), torch.arange(3), active=active)
