@@ -319,9 +319,9 @@ def resample_selected(
         others[index] = False
         other_index = torch.nonzero(others).flatten()
         if other_index.numel():
-            pick = other_index[int(seeds[int(index[0])]) % int(other_index.numel())].reshape(1)
-            try:
-                donors = (to_unit_float(image.index_select(0, pick)), keep.index_select(0, pick))
+            pick = int(other_index[int(seeds[int(index[0])]) % int(other_index.numel())])
+            try:  # views of the batch: the backend only reads them
+                donors = (to_unit_float(image[pick : pick + 1]), keep[pick : pick + 1])
             except ValueError:
                 donors = None
     sub_seeds = seeds.cpu() if n == b else seeds.cpu().index_select(0, index.cpu())

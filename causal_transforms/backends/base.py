@@ -165,8 +165,9 @@ class Resampler(abc.ABC):
         batch and the backend reads the selected rows from it. The result must equal
         ``generate(image[rows], keep, seeds, donors)``. The default does exactly that; a backend
         whose first pass reads the image can override it to read the rows in place (``swap``
-        does) and save the gather. Like :meth:`generate`, it trusts its inputs (the engine
-        checks them first).
+        does) and save the gather. Rows that follow each other (one run, e.g. a single sample)
+        are passed to :meth:`generate` as a view of the batch, without a copy. Like
+        :meth:`generate`, it trusts its inputs (the engine checks them first).
 
         Args:
             image: ``(B, C, H, W)`` float32 (or float64) batch; only ``rows`` are read (and only
@@ -188,6 +189,10 @@ class Resampler(abc.ABC):
             True
 
         """
+        positions = rows.tolist()
+        first = positions[0] if positions else 0
+        if positions == list(range(first, first + len(positions))):  # one run: a view, no gathered copy
+            return self.generate(image[first : first + len(positions)], keep, seeds, donors)
         return self.generate(image.index_select(0, rows), keep, seeds, donors)
 
     def __call__(

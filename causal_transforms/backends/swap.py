@@ -46,6 +46,8 @@ class SwapResampler(Resampler):
             if pool.shape[-2:] != image.shape[-2:]:
                 pool = F.interpolate(pool, size=image.shape[-2:], mode="bilinear", align_corners=False)
                 pool_keep = F.interpolate(pool_keep, size=image.shape[-2:], mode="bilinear", align_corners=False)
+            if pool.shape[0] == 1 == b:  # one donor for one image (the engine's lone sample): no gather
+                return fill_holes(pool, 1.0 - pool_keep)
             index = torch.tensor([v % pool.shape[0] for v in s], device=image.device)
             return fill_holes(pool.index_select(0, index), 1.0 - pool_keep.index_select(0, index))
         # Keep-maps reach a backend checked to lie in [0, 1], so 1 - keep is a valid weight; the fill
