@@ -309,6 +309,38 @@ def test_backend_sees_only_selected_samples():
             assert torch.equal(out[i], image[i])
 
 
+@pytest.mark.parametrize("p", [0.0, 0.3, 1.0])
+@pytest.mark.parametrize("p_batch", [0.0, 0.6, 1.0])
+@pytest.mark.parametrize("same_on_batch", [False, True])
+def test_gate_draws_are_kornias_own(p, p_batch, same_on_batch):
+    """Our lean forward_parameters draws what Kornia's would, and leaves the RNG where it would."""
+    aug = RandomCausalResample("noise", p=p, p_batch=p_batch, same_on_batch=same_on_batch)
+    kornias = super(RandomCausalResample, aug).forward_parameters
+    gates = []
+    for seed in range(40):
+        for b in (1, 6):
+            torch.manual_seed(seed)
+            theirs, after_theirs = kornias((b, 3, 8, 8)), torch.rand(4)
+            torch.manual_seed(seed)
+            ours, after_ours = aug.forward_parameters((b, 3, 8, 8)), torch.rand(4)
+            assert set(ours) == set(theirs) == {"batch_prob", "seeds", "forward_input_shape"}
+            for key in theirs:
+                assert ours[key].dtype == theirs[key].dtype and ours[key].device == theirs[key].device
+                assert torch.equal(ours[key], theirs[key]), (key, ours[key], theirs[key])
+            assert torch.equal(after_ours, after_theirs)
+            gates.append(ours["batch_prob"])
+    drawn = torch.cat(gates)
+    assert set(drawn.unique().tolist()) <= {0.0, 1.0}
+    if p == 0 or p_batch == 0:
+        assert not drawn.any()
+    elif p == 1 and p_batch == 1:
+        assert drawn.all()
+    else:
+        assert drawn.any() and not drawn.all()
+    if same_on_batch:
+        assert all(bool((g == g[0]).all()) for g in gates)
+
+
 # 8. Devices, dtypes, pickling ------------------------------------------------------------------------------
 
 
