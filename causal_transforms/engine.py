@@ -6,6 +6,7 @@ inputs into ``(B, C, H, W)`` tensors and where the seeds come from.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -124,7 +125,7 @@ def apply_resample(
     bounded = bool(getattr(resampler, "bounded", False))
     if picked.index is None:
         return composite(image, picked.content, picked.keep, binary=binary, bounded=bounded)
-    if image.device.type == "cpu" and image[0].numel() >= _ROW_WRITE_MIN:
+    if image.device.type == "cpu" and math.prod(image.shape[1:]) >= _ROW_WRITE_MIN:
         # Image-sized rows on the CPU (any dtype), where memory traffic is the cost: each output
         # row is written once, the resampled ones straight from the input's rows.
         return composite_rows(image, picked.index, picked.content, picked.keep, binary=binary, bounded=bounded)
@@ -176,7 +177,7 @@ def _in_place_rows(image: torch.Tensor) -> bool:
         image.device.type == "cpu"
         and image.dtype in (torch.float32, torch.float64)
         and image.is_contiguous()
-        and image[0].numel() >= _ROW_WRITE_MIN
+        and math.prod(image.shape[1:]) >= _ROW_WRITE_MIN
     )
 
 
@@ -269,17 +270,24 @@ def resample_selected(
         if not (lo_v >= 0.0 and hi_v <= 1.0):  # NaN fails both comparisons
             raise ValueError(f"{mask_name}: expected a keep-map with values in [0, 1] (no NaN), got values outside it")
     has_background = lo < 1.0  # feathering never turns a background pixel into a causal one
+    # The gate and the background flags in one host sync; the row bookkeeping is then Python
+    # lists of a few entries (cheaper than nonzero and index tensors, and one sync on accelerators).
+    if active is None:
+        background, act_rows = has_background.tolist(), None
+    else:
+        gate, background = torch.stack((active, has_background)).tolist()
+        act_rows = [i for i, on in enumerate(gate) if on]
     # The active samples: their images are checked and they are the ones that may be resampled.
-    act_index = None if active is None else torch.nonzero(active).flatten()
-    n_active = b if act_index is None else int(act_index.numel())
+    n_active = b if act_rows is None else len(act_rows)
     if n_active == 0:
         return None
+    act_index = None if n_active == b else torch.tensor(act_rows, dtype=torch.int64, device=image.device)
     in_place = _in_place_rows(image)  # rows read through views (see there), never gathered
-    active_image = image if n_active == b or in_place else image.index_select(0, act_index)
+    active_image = image if act_index is None or in_place else image.index_select(0, act_index)
     if image.is_floating_point():
         try:
-            if in_place and n_active < b:  # the active rows through views: no gathered copy to check them
-                _check_unit_runs(image, row_runs(act_index.tolist()))
+            if in_place and act_index is not None:  # the active rows through views: no gathered copy to check
+                _check_unit_runs(image, row_runs(act_rows))
             else:
                 to_unit_float(active_image)  # every active sample, resampled or not (no copy for float32)
         except ValueError as exc:
@@ -293,15 +301,12 @@ def resample_selected(
                 f"{mask_name}: expected at least one causal pixel per sample (require_causal=True), "
                 f"got none in samples {torch.nonzero(empty).flatten().tolist()}"
             )
-    selected = has_background if active is None else has_background & active
-    if b == 1:  # a single image (the Albumentations path): no index bookkeeping
-        index, n = None, int(bool(selected))
-    else:
-        index = torch.nonzero(selected).flatten()
-        n = int(index.numel())
+    rows = [i for i in (range(b) if act_rows is None else act_rows) if background[i]]
+    n = len(rows)
     if n == 0:
         return None
-    if n == b:
+    index = None if n == b else torch.tensor(rows, dtype=torch.int64, device=keep.device)
+    if index is None:
         sub_image, sub_keep = image, keep
     else:
         sub_image = None if in_place else active_image if n == n_active else image.index_select(0, index)
@@ -315,16 +320,14 @@ def resample_selected(
         # than resampling it). That donor may be one ``active`` skipped and so unchecked: one out
         # of range is not lent (and raises nothing, as skipped samples never do); the backend then
         # falls back to the sample's own background.
-        others = has_background.clone()
-        others[index] = False
-        other_index = torch.nonzero(others).flatten()
-        if other_index.numel():
-            pick = int(other_index[int(seeds[int(index[0])]) % int(other_index.numel())])
+        others = [i for i in range(b) if background[i] and i != rows[0]]
+        if others:
+            pick = others[int(seeds[rows[0]]) % len(others)]
             try:  # views of the batch: the backend only reads them
                 donors = (to_unit_float(image[pick : pick + 1]), keep[pick : pick + 1])
             except ValueError:
                 donors = None
-    sub_seeds = seeds.cpu() if n == b else seeds.cpu().index_select(0, index.cpu())
+    sub_seeds = seeds.cpu() if index is None else seeds.cpu()[rows]
     # The inputs were validated above (image range by to_unit_float), so the backend's own
     # input checks are skipped; what it returns is still checked.
     if sub_image is None:  # float32/float64 rows read in place: already the backend's dtype
@@ -332,7 +335,7 @@ def resample_selected(
         return Selection(index, None, sub_keep, content)
     unit = to_unit_float(sub_image, check=False)
     content = resampler._generate_checked_output(unit, sub_keep.to(unit.dtype), sub_seeds, donors)
-    return Selection(None if n == b else index, sub_image, sub_keep, content)
+    return Selection(index, sub_image, sub_keep, content)
 
 
 def resample_one(
