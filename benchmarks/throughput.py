@@ -12,7 +12,9 @@ Sections (medians over repeats; real bird photos with their masks as input):
 * ``kornia``: batches of 8 and 32 at 256 px: ``RandomCausalResample("swap")`` against
   ``kornia.augmentation.RandomTransplantation`` on the same batch; the GAN through the transform
   against the bare generator forward; p = 0.5 against p = 1 (work must scale with p; a mean over
-  many calls, since one call's cost depends on how many samples the gate picked).
+  many calls, since one call's cost depends on how many samples the gate picked); and swap's cost
+  with the gate fixed at each count of selected samples, fitted as a fixed cost plus a cost per
+  selected sample.
 * ``end_to_end``: images per second of a real DataLoader (2 workers) feeding a training loop,
   with and without ``CausalResample(p=0.5)``.
 * ``limit``: the generator's FLOPs per image against the machine's measured peak (a large
@@ -152,6 +154,55 @@ def gated_ratio(full: Callable[[], Any], gated, image, mask, device: torch.devic
         "ratio": statistics.median(ratios),
         "selected_fraction": selected / max(total, 1),
         "minor_faults_per_call": {k: round(v / (calls * rounds), 1) for k, v in faults.items()},
+    }
+
+
+def gate_curve(aug, image, mask, device: torch.device, rounds: int, subsets: int = 16) -> dict:
+    """Cost of a call as a function of how many samples the gate selects, with the gate fixed.
+
+    For each count ``n`` of selected samples (every ``n`` from 0 to the batch size, or nine
+    evenly spaced counts for large batches), ``subsets`` random sets of ``n`` positions are
+    replayed through ``params=``; the counts are interleaved within each round and the median
+    over rounds is kept. A least-squares line through the counts from 1 up gives the cost that
+    does not shrink with the gate (``fixed_ms``: the untouched samples' copy, the keep-map of the
+    whole batch, the calls' Python and dispatch) and the marginal cost of one selected sample
+    (``per_selected_ms``), to set against the p = 1 call's cost per sample.
+    """
+    b = image.shape[0]
+    counts = list(range(b + 1)) if b <= 8 else sorted({round(b * k / 8) for k in range(9)})
+    rng = np.random.default_rng(0)
+    plans = {}
+    for n in counts:
+        plans[n] = []
+        for _ in range(subsets):
+            gate = torch.zeros(b, device=device)
+            gate[torch.from_numpy(rng.choice(b, n, replace=False))] = 1.0
+            seeds = torch.from_numpy(rng.integers(0, 2**62, b))
+            plans[n].append({"batch_prob": gate, "seeds": seeds, "forward_input_shape": torch.tensor(image.shape)})
+
+    def run(n: int) -> None:
+        for params in plans[n]:
+            aug(image, mask, params=dict(params))
+
+    for n in counts:
+        run(n)
+    spent: dict[int, list[float]] = {n: [] for n in counts}
+    for r in range(rounds):
+        for n in counts if r % 2 == 0 else reversed(counts):
+            sync(device)
+            t0 = time.perf_counter()
+            run(n)
+            sync(device)
+            spent[n].append((time.perf_counter() - t0) / subsets)
+    ms = [1000 * statistics.median(spent[n]) for n in counts]
+    fit_n = [n for n in counts if n > 0]
+    slope, intercept = np.polyfit(fit_n, [ms[counts.index(n)] for n in fit_n], 1)
+    return {
+        "selected": counts,
+        "ms": ms,
+        "fixed_ms": float(intercept),
+        "per_selected_ms": float(slope),
+        "p1_per_sample_ms": ms[-1] / b,
     }
 
 
@@ -317,6 +368,7 @@ def kornia_section(batches: list[int], size: int, device: torch.device, min_time
             "swap_p0.5_vs_p1": gate["ratio"],
             "swap_p0.5_selected_fraction": gate["selected_fraction"],
             "swap_p0.5_minor_faults_per_call": gate["minor_faults_per_call"],
+            "swap_gate_curve": gate_curve(swap05, image, mask, device, repeats),
         }
         if batch <= 8 or device.type == "cuda":
             gan = get_resampler("gan")
@@ -344,7 +396,15 @@ def kornia_section(batches: list[int], size: int, device: torch.device, min_time
                 }
             )
         rows.append(row)
-        print("  K " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
+        shown = {k: v for k, v in row.items() if k != "swap_gate_curve"}
+        print("  K " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in shown.items()))
+        curve = row["swap_gate_curve"]
+        points = ", ".join(f"{n}: {t:.2f}" for n, t in zip(curve["selected"], curve["ms"], strict=True))
+        print(
+            f"    swap, gate fixed: {points} ms; fit {curve['fixed_ms']:.2f} ms"
+            f" + {curve['per_selected_ms']:.2f} ms per selected sample"
+            f" (p = 1: {curve['p1_per_sample_ms']:.2f} ms per sample)"
+        )
     return rows
 
 
@@ -591,7 +651,9 @@ def plot(payload: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     panels = [p for p in ("albumentations", "kornia") if payload.get(p)]
-    fig, axes = plt.subplots(1, len(panels) + 1, figsize=(6 * (len(panels) + 1), 5.5))
+    curves = [r for r in payload.get("kornia") or [] if "swap_gate_curve" in r]
+    n_axes = len(panels) + 1 + bool(curves)
+    fig, axes = plt.subplots(1, n_axes, figsize=(6 * n_axes, 5.5))
     axes = np.atleast_1d(axes)
     ax_i = 0
     if payload.get("albumentations"):
@@ -626,6 +688,19 @@ def plot(payload: dict, path: Path) -> None:
         ax.axvline(0.6, color="red", ls="--", lw=1, label="goal p.5/p1 0.6")
         ax.invert_yaxis()
         ax.set_title(f"Kornia, {rows[0]['size']} px, {rows[0]['device']} (time ratio)", fontsize=9)
+        ax.legend(fontsize=7)
+    if curves:
+        ax = axes[ax_i]
+        ax_i += 1
+        for r in curves:
+            c = r["swap_gate_curve"]
+            x = np.array(c["selected"]) / r["batch"]
+            ax.plot(x, np.array(c["ms"]) / c["ms"][-1], "o-", label=f"swap, batch {r['batch']}")
+        ax.plot([0, 1], [0, 1], color="gray", ls=":", lw=1, label="proportional")
+        ax.plot([0.5], [0.6], "r*", ms=10, label="goal at p = 0.5")
+        ax.set_xlabel("fraction of the batch selected (gate fixed)")
+        ax.set_ylabel("time / time with every sample selected")
+        ax.set_title("Kornia swap: cost against the samples the gate selects", fontsize=9)
         ax.legend(fontsize=7)
     ax = axes[ax_i]
     if payload.get("end_to_end"):
