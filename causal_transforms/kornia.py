@@ -264,7 +264,7 @@ class RandomCausalResample(K.RandomTransplantation):
         elif self.p == 1:
             gate = torch.ones(b, device=device, dtype=dtype)
         elif self.same_on_batch:
-            gate = torch.lt(torch.rand(1, device=device), self.p).to(dtype).expand(b)
+            gate = torch.lt(torch.rand(1, device=device), self.p).to(dtype).repeat(b)  # own memory, as Kornia's
         else:
             gate = torch.lt(torch.rand(b, device=device), self.p).to(dtype)
         if self.p_batch == 0:

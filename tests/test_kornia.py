@@ -326,6 +326,9 @@ def test_gate_draws_are_kornias_own(p, p_batch, same_on_batch):
             assert set(ours) == set(theirs) == {"batch_prob", "seeds", "forward_input_shape"}
             for key in theirs:
                 assert ours[key].dtype == theirs[key].dtype and ours[key].device == theirs[key].device
+                # Each sample's gate in its own memory (an expanded view would turn an edit of one
+                # sample's gate into an edit of all of them).
+                assert ours[key].stride() == theirs[key].stride()
                 assert torch.equal(ours[key], theirs[key]), (key, ours[key], theirs[key])
             assert torch.equal(after_ours, after_theirs)
             gates.append(ours["batch_prob"])

@@ -139,6 +139,10 @@ class Resampler(abc.ABC):
     ) -> torch.Tensor:
         """Return new content for the whole canvas.
 
+        ``image`` and ``keep`` are read only: they may be the caller's own tensors or views of
+        its batch (the engine passes a run of selected rows as a view), so writing into them
+        would change the user's data. Return a new tensor.
+
         Args:
             image: ``(B, C, H, W)`` float32 (or float64) in [0, 1].
             keep: ``(B, 1, H, W)`` float keep-map in [0, 1] (1 = causal).

@@ -42,7 +42,7 @@ def composite(
 
     """
     check_image_dtype(image)
-    keep = keep.to(image.device)
+    keep = _keep_for(image, keep)
     fill = _fill_values(image.dtype, generated.to(image.device), keep, binary=binary, bounded=bounded, source=image)
     # Written into a tensor like the image, so the result has the image's memory format.
     return _select_masked(_background_bits(keep, image.dtype), fill, image, torch.empty_like(image))
@@ -80,10 +80,20 @@ def composite_parts(
 
     """
     check_image_dtype(image)
-    compute = torch.float64 if image.dtype == torch.float64 else torch.float32
-    keep = keep.to(device=image.device)
+    keep = _keep_for(image, keep)
     fill = _fill_values(image.dtype, generated.to(image.device), keep, binary=binary, bounded=bounded, source=image)
-    return ~(keep.to(compute) < 1.0), fill  # NaN counts as causal (kept), as in composite
+    return ~(keep < 1.0), fill  # NaN counts as causal (kept), as in composite
+
+
+def _keep_for(image: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """``keep`` on the image's device in the precision the composite computes in for its dtype.
+
+    Every decision (which pixels are causal, whether the map is binary, the blend) reads this one
+    tensor: a float64 keep just below 1 next to a float32 image rounds to 1 here, so it is kept
+    exactly rather than counted as background by one test and as causal by another.
+    """
+    compute = torch.float64 if image.dtype == torch.float64 else torch.float32
+    return keep.to(device=image.device, dtype=compute)
 
 
 def _fill_values(
@@ -176,7 +186,7 @@ def composite_rows(
         if not isinstance(t, torch.Tensor) or tuple(t.shape) != expected:
             got = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
             raise ValueError(f"{name}: expected shape {expected}, one per row of {positions}, got {got}")
-    keep = keep.to(image.device)
+    keep = _keep_for(image, keep)
     generated = generated.to(image.device)
     if binary is None:
         binary = not bool(((keep > 0.0) & (keep < 1.0)).any())

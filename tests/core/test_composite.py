@@ -206,6 +206,29 @@ def test_a_nan_keep_value_keeps_the_pixel_in_every_composite():
     assert rows.flatten().tolist() == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float16, torch.bfloat16, torch.float32])
+@pytest.mark.parametrize("others", [(0.0, 0.0), (0.0, 0.5)])
+def test_composites_read_a_float64_keep_at_the_precision_they_compute_in(dtype, others):
+    """A float64 keep just below 1 rounds to 1 for a narrower image: kept whole by every composite.
+
+    (Found by an attack run: the background test read the float64 value while the binary test
+    read the rounded one, so the pixel was replaced outright instead of kept or blended.)
+    """
+    if dtype == torch.uint8:
+        image = torch.full((1, 1, 1, 3), 63, dtype=torch.uint8)
+    else:
+        image = torch.full((1, 1, 1, 3), 0.25, dtype=dtype)
+    gen = torch.full((1, 1, 1, 3), 0.75)
+    keep = torch.tensor([[[[1 - 1e-12, *others]]]], dtype=torch.float64)
+    out = composite(image, gen, keep)
+    causal, fill = composite_parts(image, gen, keep)
+    assert causal.flatten().tolist() == [True, False, False]
+    assert torch.equal(out, select_bits(causal, image, fill))
+    assert torch.equal(composite_rows(image, torch.tensor([0]), gen, keep), out)
+    assert out[..., 0].item() == image[..., 0].item()  # the image's own value, not the content
+    assert out[..., 1].item() != image[..., 1].item()
+
+
 def test_composites_name_an_image_that_is_no_tensor():
     gen, keep = torch.rand(1, 1, 2, 2), torch.ones(1, 1, 2, 2)
     for call in (composite, composite_parts):
